@@ -20,7 +20,7 @@ export type PrfPart = Buffer | SharedSecret;
 /** prf(key, part1 | part2 | ...). Only the key must be bytes. */
 export type PrfFn = (hash: HashAlg, key: Buffer, parts: readonly PrfPart[]) => Promise<Buffer>;
 
-export const HASH_LENGTH: Readonly<Record<HashAlg, number>> = { md5: 16, sha1: 20, sha256: 32, sha384: 48, sha512: 64 };
+export const HASH_LENGTH: Readonly<Record<HashAlg, number>> = { md5: 16, sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
 
 /** Upper bound for any derived length: prf+ allows 255 blocks of the largest hash (RFC 7296 §2.13). */
 const MAX_DERIVED = 255 * 64;

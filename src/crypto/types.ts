@@ -14,8 +14,11 @@
 export const CRYPTO_PATHS = ['node', 'native', 'pkcs11'] as const;
 export type CryptoPath = typeof CRYPTO_PATHS[number];
 
-/** Hash functions behind the IKE PRFs (HMAC-<hash>) and signatures. */
-export const HASH_ALGS = ['md5', 'sha1', 'sha256', 'sha384', 'sha512'] as const;
+/**
+ * Hash functions behind the IKE PRFs (HMAC-<hash>) and signatures. SHA-224 has no IKE transform
+ * number; it is here for the NIST CAVP/ACVP key-derivation vectors (tools/ike-cavp).
+ */
+export const HASH_ALGS = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'] as const;
 export type HashAlg = typeof HASH_ALGS[number];
 
 // ---------------------------------------------------------------------------------------------
