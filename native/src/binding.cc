@@ -1,0 +1,18 @@
+// Module initialisation only: each primitive registers its own exports.
+#include "common.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  oakley::InitModexp(env, exports);
+  oakley::InitEc(env, exports);
+  oakley::InitRsa(env, exports);
+  oakley::InitKdf(env, exports);
+  oakley::InitCipher(env, exports);
+  exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(oakley, Init)

@@ -1,0 +1,62 @@
+// Coded errors and argument helpers shared by every primitive.
+#include "common.h"
+
+#include <openssl/err.h>
+
+namespace oakley {
+
+Napi::Error MakeError(Napi::Env env, ErrKind kind, const char* code, const std::string& message) {
+  Napi::Error err;
+  switch (kind) {
+    case ErrKind::Type: err = Napi::TypeError::New(env, message); break;
+    case ErrKind::Range: err = Napi::RangeError::New(env, message); break;
+    default: err = Napi::Error::New(env, message); break;
+  }
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+void Throw(Napi::Env env, ErrKind kind, const char* code, const std::string& message) {
+  throw MakeError(env, kind, code, message);
+}
+
+Napi::Buffer<uint8_t> BufferArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsBuffer()) ThrowBadArg(info.Env(), std::string(what) + " must be a Buffer");
+  return info[i].As<Napi::Buffer<uint8_t>>();
+}
+
+bool OptionalBufferArg(const Napi::CallbackInfo& info, size_t i, const char* what, Napi::Buffer<uint8_t>* out) {
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return false;
+  *out = BufferArg(info, i, what);
+  return true;
+}
+
+uint32_t Uint32Arg(const Napi::CallbackInfo& info, size_t i, const char* what, uint32_t min, uint32_t max) {
+  if (info.Length() <= i || !info[i].IsNumber()) ThrowBadArg(info.Env(), std::string(what) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max) || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    ThrowRange(info.Env(), std::string(what) + " must be an integer in [" + std::to_string(min) + ", " +
+                               std::to_string(max) + "]");
+  }
+  return static_cast<uint32_t>(d);
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString()) ThrowBadArg(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+std::string OpensslError(const char* what) {
+  unsigned long e = ERR_get_error();
+  std::string msg(what);
+  if (e != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    msg += ": ";
+    msg += buf;
+  }
+  ERR_clear_error();
+  return msg;
+}
+
+}  // namespace oakley
