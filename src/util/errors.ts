@@ -34,6 +34,8 @@ export const CryptoErr = {
   SIGNATURE: 'IKE_ERR_SIGNATURE',
   NATIVE: 'IKE_ERR_NATIVE',
   NATIVE_UNAVAILABLE: 'IKE_ERR_NATIVE_UNAVAILABLE',
+  /** The addon's own bounds check refused an argument (TypeError/RangeError raised in C++). */
+  NATIVE_BAD_ARG: 'IKE_ERR_NATIVE_BAD_ARG',
   TOKEN: 'IKE_ERR_TOKEN',
   TOKEN_PIN: 'IKE_ERR_TOKEN_PIN',
   NO_TOKEN: 'IKE_ERR_NO_TOKEN',

@@ -1,0 +1,160 @@
+/**
+ * Key exchange on the native path. MODP: one native ModpContext (p + Montgomery context) per
+ * group, secret exponents through BN_mod_exp_mont_consttime on the libuv pool. ECP: native ECDH.
+ * Exponent policy, peer validation and encodings come from ../groups, before any native call.
+ */
+import { randomFillSync } from 'node:crypto';
+
+import {
+  bufToBig, ecPointToKe, exponentBitsFor, getGroup, isSupportedGroup, leftPad, randomExponent, validateEcpPublic,
+  validateModpPublic, type EcpGroup, type ModpGroup,
+} from '../groups';
+import { CryptoErr, OakleyError } from '../../util/errors';
+import type { KeOptions, KeyExchange, KeyExchangeProvider, SharedSecret } from '../types';
+import { fromNative, requireAddon, type NativeModpContext } from './addon';
+
+const contexts = new Map<number, NativeModpContext>();
+
+/** The cached native context of a MODP group. */
+export function modpContext(group: ModpGroup): NativeModpContext {
+  let ctx = contexts.get(group.id);
+  if (!ctx) {
+    const addon = requireAddon();
+    ctx = new addon.ModpContext(group.p);
+    contexts.set(group.id, ctx);
+  }
+  return ctx;
+}
+
+function disposed(): OakleyError {
+  return new OakleyError(CryptoErr.BAD_KEY, 'key exchange already disposed');
+}
+
+/** A KAT private exponent: 1 <= x < p (and < q for RFC 5114 groups), at most |p| bytes. */
+function checkModpPrivate(group: ModpGroup, x: Buffer): void {
+  const v = bufToBig(x);
+  const limit = group.qBig ?? group.pBig - 1n;
+  if (x.length === 0 || x.length > group.size || v < 1n || v >= limit) {
+    throw new OakleyError(CryptoErr.BAD_ARGUMENT, `private exponent for group ${group.id} is out of range`, { group: group.id });
+  }
+}
+
+class NativeModpExchange implements KeyExchange {
+  readonly path = 'native' as const;
+
+  private constructor(private readonly grp: ModpGroup, private x: Buffer | null, readonly publicKey: Buffer) {}
+
+  static async create(grp: ModpGroup, x: Buffer): Promise<NativeModpExchange> {
+    try {
+      const pub = await modpContext(grp).modexpAsync(grp.g, x);
+      return new NativeModpExchange(grp, x, pub);
+    } catch (e) {
+      x.fill(0);
+      throw fromNative(e, `group ${grp.id} key generation`);
+    }
+  }
+
+  get group(): number { return this.grp.id; }
+
+  async computeSharedSecret(peerPublic: Buffer): Promise<SharedSecret> {
+    validateModpPublic(this.grp, peerPublic);
+    if (!this.x) throw disposed();
+    try {
+      return await modpContext(this.grp).modexpAsync(peerPublic, this.x);
+    } catch (e) {
+      throw fromNative(e, `group ${this.grp.id} shared secret`);
+    }
+  }
+
+  dispose(): void {
+    this.x?.fill(0);
+    this.x = null;
+  }
+}
+
+class NativeEcpExchange implements KeyExchange {
+  readonly path = 'native' as const;
+
+  private constructor(private readonly grp: EcpGroup, private scalar: Buffer | null, readonly publicKey: Buffer) {}
+
+  static async create(grp: EcpGroup, privateKey?: Buffer): Promise<NativeEcpExchange> {
+    let given: Buffer | null = null;
+    if (privateKey) {
+      try {
+        given = leftPad(privateKey, grp.size);
+      } catch {
+        throw new OakleyError(CryptoErr.BAD_ARGUMENT, `private scalar for group ${grp.id} is longer than ${grp.size} bytes`);
+      }
+      const k = bufToBig(given);
+      if (k < 1n || k >= grp.order) throw new OakleyError(CryptoErr.BAD_ARGUMENT, `private scalar for group ${grp.id} is not in [1, n-1]`);
+    }
+    try {
+      const pair = await requireAddon().ecKeygenAsync(grp.curve, given);
+      return new NativeEcpExchange(grp, pair.privateKey, ecPointToKe(grp, pair.publicKey));
+    } catch (e) {
+      throw fromNative(e, `group ${grp.id} key generation`);
+    }
+  }
+
+  get group(): number { return this.grp.id; }
+
+  async computeSharedSecret(peerPublic: Buffer): Promise<SharedSecret> {
+    const point = validateEcpPublic(this.grp, peerPublic);
+    if (!this.scalar) throw disposed();
+    try {
+      return await requireAddon().ecDeriveAsync(this.grp.curve, this.scalar, point);
+    } catch (e) {
+      throw fromNative(e, `group ${this.grp.id} shared secret`);
+    }
+  }
+
+  dispose(): void {
+    this.scalar?.fill(0);
+    this.scalar = null;
+  }
+}
+
+export const nativeKeyExchange: KeyExchangeProvider = {
+  path: 'native',
+  supports: isSupportedGroup,
+  async create(groupId: number, options: KeOptions = {}): Promise<KeyExchange> {
+    const group = getGroup(groupId);
+    if (group.kind === 'ecp') return NativeEcpExchange.create(group, options.privateKey);
+    let x: Buffer;
+    if (options.privateKey) {
+      checkModpPrivate(group, options.privateKey);
+      x = Buffer.from(options.privateKey);
+    } else {
+      x = randomExponent(group, exponentBitsFor(group, options.exponentBits), randomFillSync);
+    }
+    return NativeModpExchange.create(group, x);
+  },
+};
+
+/**
+ * Many independent base^exp mod p of one MODP group, split into `jobs` pool jobs (default 2, one
+ * per core here). Native only; for the benchmark and for batching callers.
+ */
+export async function modexpBatch(groupId: number, bases: readonly Buffer[], exps: readonly Buffer[], jobs = 2): Promise<Buffer[]> {
+  const group = getGroup(groupId);
+  if (group.kind !== 'modp') throw new OakleyError(CryptoErr.BAD_ARGUMENT, `group ${groupId} is not a MODP group`);
+  if (bases.length !== exps.length) throw new OakleyError(CryptoErr.BAD_ARGUMENT, 'bases and exponents differ in number');
+  if (!Number.isInteger(jobs) || jobs < 1) throw new OakleyError(CryptoErr.BAD_ARGUMENT, `jobs must be a positive integer, got ${jobs}`);
+  if (bases.length === 0) return [];
+  for (let i = 0; i < bases.length; i++) {
+    const b = bases[i], e = exps[i];
+    if (!Buffer.isBuffer(b) || !Buffer.isBuffer(e) || b.length === 0 || b.length > group.size || e.length === 0 || e.length > group.size ||
+        bufToBig(b) >= group.pBig) {
+      throw new OakleyError(CryptoErr.BAD_ARGUMENT, `item ${i}: base must be below p and both 1..${group.size} bytes`, { index: i });
+    }
+  }
+  const ctx = modpContext(group);
+  const per = Math.ceil(bases.length / Math.min(jobs, bases.length));
+  const parts: Promise<Buffer[]>[] = [];
+  for (let i = 0; i < bases.length; i += per) parts.push(ctx.modexpBatch(bases.slice(i, i + per), exps.slice(i, i + per)));
+  try {
+    return (await Promise.all(parts)).flat();
+  } catch (e) {
+    throw fromNative(e, 'modexp batch');
+  }
+}
