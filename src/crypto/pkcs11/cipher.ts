@@ -1,0 +1,92 @@
+/**
+ * CBC ciphers for ISAKMP payloads on the token (CKM_AES_CBC, CKM_DES3_CBC, CKM_DES_CBC, no
+ * padding: IKE pads itself). The key is a sensitive session object for the duration of one call.
+ * Blowfish has no PKCS#11 mechanism in SoftHSM: supports() is false.
+ * Synchronous: cheap per-packet work (types.ts CipherProvider).
+ */
+import { randomFillSync } from 'node:crypto';
+import * as P from 'pkcs11js';
+
+import { CryptoErr, OakleyError } from '../../util/errors';
+import type { CipherAlg, CipherProvider, RandomSource } from '../types';
+import type { Pkcs11Token } from './token';
+
+const CIPHERS: Readonly<Partial<Record<CipherAlg, { mech: number; keyType: number; block: number; keyLengths: readonly number[] }>>> = {
+  'aes-cbc': { mech: P.CKM_AES_CBC, keyType: P.CKK_AES, block: 16, keyLengths: [16, 24, 32] },
+  '3des-cbc': { mech: P.CKM_DES3_CBC, keyType: P.CKK_DES3, block: 8, keyLengths: [24] },
+  'des-cbc': { mech: P.CKM_DES_CBC, keyType: P.CKK_DES, block: 8, keyLengths: [8] },
+};
+
+export class Pkcs11CipherProvider implements CipherProvider {
+  readonly path = 'pkcs11' as const;
+
+  constructor(private readonly token: Pkcs11Token) {}
+
+  supports(alg: CipherAlg, keyLength: number): boolean {
+    return CIPHERS[alg]?.keyLengths.includes(keyLength) ?? false;
+  }
+
+  encrypt(alg: CipherAlg, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+    return this.crypt(true, alg, key, iv, data);
+  }
+
+  decrypt(alg: CipherAlg, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+    return this.crypt(false, alg, key, iv, data);
+  }
+
+  private crypt(encrypt: boolean, alg: CipherAlg, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+    const c = CIPHERS[alg];
+    if (!c) throw new OakleyError(CryptoErr.UNSUPPORTED, `cipher ${alg} is not available on the pkcs11 path (no PKCS#11 mechanism)`, { alg });
+    if (!c.keyLengths.includes(key.length)) {
+      throw new OakleyError(CryptoErr.BAD_ARGUMENT, `${alg} key of ${key.length} bytes (allowed: ${c.keyLengths.join(', ')})`);
+    }
+    if (iv.length !== c.block) throw new OakleyError(CryptoErr.BAD_ARGUMENT, `${alg} IV must be ${c.block} bytes, got ${iv.length}`);
+    if (data.length % c.block !== 0) {
+      throw new OakleyError(CryptoErr.BAD_ARGUMENT, `${alg} data of ${data.length} bytes is not a multiple of the block size ${c.block}`);
+    }
+    if (data.length === 0) return Buffer.alloc(0);
+    const token = this.token;
+    const p = token.p;
+    return token.runSync(`${alg} ${encrypt ? 'encrypt' : 'decrypt'}`, (s) => {
+      const gen = token.generation;
+      const h = token.track(p.C_CreateObject(s, [
+        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+        { type: P.CKA_KEY_TYPE, value: c.keyType },
+        { type: P.CKA_TOKEN, value: false },
+        { type: P.CKA_PRIVATE, value: token.loggedIn },
+        { type: P.CKA_SENSITIVE, value: true },
+        { type: P.CKA_EXTRACTABLE, value: false },
+        { type: encrypt ? P.CKA_ENCRYPT : P.CKA_DECRYPT, value: true },
+        { type: P.CKA_VALUE, value: Buffer.from(key) },
+      ]));
+      try {
+        const mech = { mechanism: c.mech, parameter: Buffer.from(iv) };
+        const out = Buffer.alloc(data.length);
+        if (encrypt) {
+          p.C_EncryptInit(s, mech, h);
+          return Buffer.from(p.C_Encrypt(s, data, out));
+        }
+        p.C_DecryptInit(s, mech, h);
+        return Buffer.from(p.C_Decrypt(s, data, out));
+      } finally {
+        token.destroy(h, gen);
+        token.countOperation();
+      }
+    });
+  }
+}
+
+/** C_GenerateRandom when tokenRandom, else node's CSPRNG. */
+export class Pkcs11RandomSource implements RandomSource {
+  readonly path = 'pkcs11' as const;
+
+  constructor(private readonly token: Pkcs11Token, private readonly onToken: boolean) {}
+
+  fill(buf: Buffer): Buffer {
+    if (!this.onToken) return randomFillSync(buf);
+    if (buf.length === 0) return buf;
+    const r = this.token.random(buf);
+    if (r !== buf) r.copy(buf);
+    return buf;
+  }
+}

@@ -1,0 +1,420 @@
+/**
+ * The PKCS#11 library and token plumbing under the pkcs11 crypto path: one initialised module
+ * per process and library path, the token chosen by label, an anchor session that keeps the
+ * login, a pool of sessions (one per in-flight operation), tracking of session objects, and the
+ * periodic re-initialisation that works around SoftHSM 2.6.1's retention of destroyed objects.
+ *
+ * Process-wide facts this code is built around (pkcs11-softhsm.md §8):
+ *  - A module can be initialised once per process; a second C_Initialize gives
+ *    CKR_CRYPTOKI_ALREADY_INITIALIZED and one C_Finalize, from anyone, kills every session of
+ *    every user. Hence Pkcs11Library: shared by all tokens opened on the same module path,
+ *    reference counted, and the only place that calls C_Initialize/C_Finalize.
+ *  - Login is per token per process and is dropped when the token's last session closes.
+ *    Hence the anchor session, opened at open() and closed only by close().
+ *  - Two in-flight operations on one session race (CKR_OPERATION_ACTIVE or silent corruption).
+ *    Hence the pool: run() takes a free session (or opens one), and gives it back when done.
+ *    Pool sessions stay open until close()/re-initialise: session objects die with the session
+ *    that created them, and KE key pairs or imported keys outlive the op that created them.
+ *
+ * SoftHSM 2.6.1 retention, measured here (test/pkcs11/retention.spec.ts, 2 vCPU Debian 12 VM,
+ * node 20, DH group 14 with keygen + derive + CKA_VALUE read + 3 destroys per exchange):
+ *    about 1.0-1.4 KB of RSS growth per DH exchange (pkcs11-softhsm.md measured 0.75-1.3 KB; it
+ *    includes pkcs11js #120's ~570 B per async key call), which never comes back: SoftHSM's
+ *    SessionObjectStore::deleteObject only marks objects invalid (upstream #562/#563).
+ *    After C_Finalize + C_Initialize the freed store is reused and a new round of exchanges grows
+ *    RSS by a small fraction of that (order of 0-200 B per exchange, i.e. noise).
+ * Mitigation: option `reinitializeAfter` (N operations that destroy session objects: one KE
+ * exchange (its dispose), one token HMAC, one cipher call, one verify with an imported key...). When the count is reached and the library is idle (no operation in
+ * flight, no live KE key pair or token-held g^xy on any token of this library), the library is
+ * finalised and initialised again, every token re-logs in and re-opens its anchor. Token objects
+ * are found again by label/id (RSA keys re-resolve their handles lazily, by generation number);
+ * imported session keys are imported again from the retained node KeyObject.
+ */
+import * as P from 'pkcs11js';
+
+import { CryptoErr, OakleyError } from '../../util/errors';
+import { ckrOf, isCkr, tokenError } from './errors';
+
+type Handle = Buffer;
+
+/** One loaded + initialised PKCS#11 module, shared by every token opened on it in this process. */
+export class Pkcs11Library {
+  private static readonly byPath = new Map<string, Pkcs11Library>();
+
+  readonly p: P.PKCS11;
+  /** Incremented by every C_Initialize; handles from another generation are invalid. */
+  generation = 0;
+  private readonly users = new Set<Pkcs11Token>();
+  /** True when this process found the module already initialised by someone else. */
+  private borrowed = false;
+
+  private constructor(readonly modulePath: string) {
+    this.p = new P.PKCS11();
+    try {
+      this.p.load(modulePath);
+    } catch (e) {
+      throw new OakleyError(CryptoErr.NO_TOKEN, `cannot load PKCS#11 module ${modulePath}: ${(e as Error).message}`,
+        { module: modulePath }, { cause: e });
+    }
+  }
+
+  static acquire(modulePath: string, user: Pkcs11Token): Pkcs11Library {
+    let lib = Pkcs11Library.byPath.get(modulePath);
+    if (!lib) {
+      lib = new Pkcs11Library(modulePath);
+      Pkcs11Library.byPath.set(modulePath, lib);
+    }
+    if (lib.users.size === 0) lib.initialize();
+    lib.users.add(user);
+    return lib;
+  }
+
+  /** True when other tokens were already attached (a new token directory would be invisible). */
+  get sharedWithOthers(): boolean {
+    return this.users.size > 1;
+  }
+
+  release(user: Pkcs11Token): void {
+    this.users.delete(user);
+    if (this.users.size === 0) {
+      this.finalize();
+      try { this.p.close(); } catch { /* already unloaded */ }
+      Pkcs11Library.byPath.delete(this.modulePath);
+    }
+  }
+
+  private initialize(): void {
+    try {
+      // SoftHSM reads SOFTHSM2_CONF here and builds its slot list now.
+      this.p.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
+      this.borrowed = false;
+    } catch (e) {
+      if (isCkr(e, 'CKR_CRYPTOKI_ALREADY_INITIALIZED')) {
+        this.borrowed = true;
+      } else {
+        throw tokenError(e, `C_Initialize of ${this.modulePath} (missing config or token directory?)`, { module: this.modulePath });
+      }
+    }
+    this.generation++;
+  }
+
+  private finalize(): void {
+    if (this.borrowed) return; // someone else's initialisation: never kill their sessions
+    try { this.p.C_Finalize(); } catch { /* not initialised */ }
+  }
+
+  /**
+   * Re-initialise when every token of this library is idle and one of them asks for it. Called
+   * after each operation; cheap when there is nothing to do.
+   */
+  maybeReinitialize(): void {
+    if (this.borrowed) return;
+    let wanted = false;
+    for (const u of this.users) {
+      if (!u.idle) return;
+      if (u.wantsReinitialize) wanted = true;
+    }
+    if (!wanted) return;
+    for (const u of this.users) u.detachForReinit();
+    this.finalize();
+    this.initialize();
+    for (const u of this.users) u.reattach();
+  }
+}
+
+export interface TokenOpenOptions {
+  module: string;
+  tokenLabel: string;
+  pin?: string;
+  /** Operations (KE exchanges, HMAC or cipher calls) after which the library is re-initialised when idle; 0 = never. */
+  reinitializeAfter?: number;
+}
+
+/** Slot, sessions and login of one token. */
+export class Pkcs11Token {
+  readonly lib: Pkcs11Library;
+  readonly p: P.PKCS11;
+  readonly label: string;
+  private slot!: Handle;
+  private anchor?: Handle;
+  private free: Handle[] = [];
+  private all: Handle[] = [];
+  private inFlight = 0;
+  /** Live ephemeral objects (KE key pairs, token-held g^xy) that a re-initialise would kill. */
+  private pinned = 0;
+  /** Session objects created by us and not yet destroyed: hex handle -> handle. */
+  private readonly live = new Map<string, Handle>();
+  /** Operations that destroyed session objects since the last C_Initialize. */
+  operationsSinceInit = 0;
+  reinitializations = 0;
+  private closed = false;
+  private readonly reinitializeAfter: number;
+  // Not logged, never part of an error message.
+  readonly #pin?: string;
+
+  constructor(options: TokenOpenOptions) {
+    this.label = options.tokenLabel;
+    this.#pin = options.pin;
+    this.reinitializeAfter = options.reinitializeAfter ?? 0;
+    this.lib = Pkcs11Library.acquire(options.module, this);
+    this.p = this.lib.p;
+    try {
+      this.attach();
+    } catch (e) {
+      this.closeSessions();
+      this.lib.release(this);
+      throw e;
+    }
+  }
+
+  get generation(): number {
+    return this.lib.generation;
+  }
+
+  get loggedIn(): boolean {
+    return this.#pin !== undefined;
+  }
+
+  get idle(): boolean {
+    return this.inFlight === 0 && this.pinned === 0;
+  }
+
+  get wantsReinitialize(): boolean {
+    return !this.closed && this.reinitializeAfter > 0 && this.operationsSinceInit >= this.reinitializeAfter;
+  }
+
+  /** Labels of the initialised tokens present. */
+  tokenLabels(): string[] {
+    const out: string[] = [];
+    for (const slot of this.p.C_GetSlotList(true)) {
+      try {
+        const info = this.p.C_GetTokenInfo(slot);
+        if (info.flags & P.CKF_TOKEN_INITIALIZED) out.push(info.label.trim());
+      } catch { /* unusable slot */ }
+    }
+    return out;
+  }
+
+  private attach(): void {
+    let slots: Handle[];
+    try {
+      slots = this.p.C_GetSlotList(true);
+    } catch (e) {
+      throw tokenError(e, 'C_GetSlotList');
+    }
+    const found = slots.find((s) => {
+      try { return this.p.C_GetTokenInfo(s).label.trim() === this.label; } catch { return false; }
+    });
+    if (!found) {
+      const present = this.tokenLabels();
+      const hint = this.lib.sharedWithOthers
+        ? '; the module was already initialised in this process, and tokens created after C_Initialize stay invisible until every user closes it'
+        : '';
+      throw new OakleyError(CryptoErr.NO_TOKEN,
+        `no token labelled "${this.label}" (tokens present: ${present.length ? present.map((l) => `"${l}"`).join(', ') : 'none'})${hint}`,
+        { label: this.label, present });
+    }
+    this.slot = found;
+    try {
+      this.anchor = this.p.C_OpenSession(this.slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+    } catch (e) {
+      throw tokenError(e, `C_OpenSession on token "${this.label}"`);
+    }
+    if (this.#pin !== undefined) {
+      try {
+        this.p.C_Login(this.anchor, P.CKU_USER, this.#pin);
+      } catch (e) {
+        // Another user of the module in this process already logged this token in.
+        if (!isCkr(e, 'CKR_USER_ALREADY_LOGGED_IN')) throw tokenError(e, `C_Login to token "${this.label}"`, { label: this.label });
+      }
+    }
+  }
+
+  /** Before the library is finalised: forget every handle (they all die with C_Finalize). */
+  detachForReinit(): void {
+    this.free = [];
+    this.all = [];
+    this.anchor = undefined;
+    this.live.clear();
+    this.operationsSinceInit = 0;
+  }
+
+  /** After C_Initialize: find the token again, new anchor, login again. */
+  reattach(): void {
+    this.reinitializations++;
+    try {
+      this.attach();
+    } catch {
+      // Token gone: operations will report it (session() fails with NO_TOKEN).
+      this.anchor = undefined;
+    }
+  }
+
+  private session(): Handle {
+    if (this.closed) throw new OakleyError(CryptoErr.TOKEN, `token "${this.label}" is closed`);
+    if (!this.anchor) {
+      throw new OakleyError(CryptoErr.NO_TOKEN, `token "${this.label}" is no longer present`, { label: this.label });
+    }
+    const s = this.free.pop();
+    if (s) return s;
+    try {
+      const n = this.p.C_OpenSession(this.slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+      this.all.push(n);
+      return n;
+    } catch (e) {
+      throw this.explain(e, 'C_OpenSession');
+    }
+  }
+
+  private giveBack(s: Handle, gen: number): void {
+    if (gen === this.generation && !this.closed) this.free.push(s);
+  }
+
+  /**
+   * Runs one (async) operation on a session of its own. The session is not shared with any other
+   * operation until fn settles. Errors come back as OakleyError.
+   */
+  async run<T>(what: string, fn: (s: Handle) => Promise<T> | T): Promise<T> {
+    const s = this.session();
+    const gen = this.generation;
+    this.inFlight++;
+    try {
+      return await fn(s);
+    } catch (e) {
+      throw this.explain(e, what);
+    } finally {
+      this.inFlight--;
+      this.giveBack(s, gen);
+      this.lib.maybeReinitialize();
+    }
+  }
+
+  /** Synchronous variant for cheap calls (ciphers, random, object creation). */
+  runSync<T>(what: string, fn: (s: Handle) => T): T {
+    const s = this.session();
+    const gen = this.generation;
+    this.inFlight++;
+    try {
+      return fn(s);
+    } catch (e) {
+      throw this.explain(e, what);
+    } finally {
+      this.inFlight--;
+      this.giveBack(s, gen);
+      this.lib.maybeReinitialize();
+    }
+  }
+
+  /**
+   * Maps a failure; when the token itself has become unusable (SoftHSM: token directory deleted
+   * gives CKR_GENERAL_ERROR on C_GetTokenInfo, token objects become CKR_OBJECT_HANDLE_INVALID)
+   * the error is NO_TOKEN whatever the operation reported.
+   */
+  explain(e: unknown, what: string): OakleyError {
+    if (OakleyError.is(e)) return e;
+    const err = tokenError(e, what, { label: this.label });
+    if (err.code === CryptoErr.TOKEN_PIN || err.code === CryptoErr.NO_TOKEN || !ckrOf(e)) return err;
+    try {
+      this.p.C_GetTokenInfo(this.slot);
+    } catch (probe) {
+      const c = ckrOf(probe)?.name ?? 'unknown';
+      return new OakleyError(CryptoErr.NO_TOKEN,
+        `${what} failed: ${err.detail?.ckr}; token "${this.label}" is no longer usable (C_GetTokenInfo: ${c}; token directory removed?)`,
+        { label: this.label, ckr: err.detail?.ckr, probe: c }, { cause: e });
+    }
+    return err;
+  }
+
+  /** Records a session object we created so close() can destroy it. */
+  track(h: Handle): Handle {
+    this.live.set(h.toString('hex'), h);
+    return h;
+  }
+
+  /** Destroys a session object (if it still belongs to this generation). Never throws. */
+  destroy(h: Handle | undefined, gen: number): void {
+    if (!h || gen !== this.generation || this.closed) return;
+    const key = h.toString('hex');
+    if (!this.live.delete(key)) return;
+    // The anchor never runs an operation, so a synchronous call on it cannot race.
+    if (!this.anchor) return;
+    try {
+      this.p.C_DestroyObject(this.anchor, h);
+    } catch { /* already gone (session closed, token removed) */ }
+  }
+
+  /** One operation that left destroyed objects behind in SoftHSM (a KE exchange, an HMAC, a cipher call). */
+  countOperation(): void {
+    this.operationsSinceInit++;
+  }
+
+  /** A live ephemeral object exists (KE key pair, token-held g^xy): no re-initialise until released. */
+  retain(): void {
+    this.pinned++;
+  }
+
+  unretain(): void {
+    this.pinned--;
+    if (this.pinned === 0 && this.inFlight === 0) this.lib.maybeReinitialize();
+  }
+
+  /** Finds objects by template in a free session (synchronous). */
+  find(template: P.Template, max = 16): Handle[] {
+    return this.runSync('C_FindObjects', (s) => {
+      this.p.C_FindObjectsInit(s, template);
+      try {
+        return this.p.C_FindObjects(s, max);
+      } finally {
+        this.p.C_FindObjectsFinal(s);
+      }
+    });
+  }
+
+  attribute(h: Handle, type: number): Buffer {
+    return this.runSync('C_GetAttributeValue', (s) => this.p.C_GetAttributeValue(s, h, [{ type }])[0].value as Buffer);
+  }
+
+  /** Generate random bytes on the token (C_GenerateRandom works without login). */
+  random(buf: Buffer): Buffer {
+    return this.runSync('C_GenerateRandom', (s) => this.p.C_GenerateRandom(s, buf));
+  }
+
+  private closeSessions(): void {
+    for (const s of this.all) {
+      try { this.p.C_CloseSession(s); } catch { /* gone */ }
+    }
+    if (this.anchor) {
+      // Closing the last session logs the token out.
+      try { this.p.C_CloseSession(this.anchor); } catch { /* gone */ }
+    }
+    this.all = [];
+    this.free = [];
+    this.anchor = undefined;
+  }
+
+  /** Destroys our session objects, closes every session, and releases the library. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    const s = this.anchor;
+    if (s) {
+      for (const h of this.live.values()) {
+        try { this.p.C_DestroyObject(s, h); } catch { /* already gone */ }
+      }
+    }
+    this.live.clear();
+    this.closed = true;
+    this.closeSessions();
+    this.lib.release(this);
+  }
+}
+
+/**
+ * Keeps `refs` (input/output Buffers, templates) reachable until `promise` settles: pkcs11js async
+ * workers keep raw pointers into them without a napi reference (PeculiarVentures/pkcs11js #121).
+ */
+export function holding<T>(promise: Promise<T>, ...refs: unknown[]): Promise<T> {
+  return promise.finally(() => {
+    // Reading refs here is what keeps them alive in this closure until the promise settles.
+    if (refs.length < 0) throw new Error('unreachable');
+  });
+}
