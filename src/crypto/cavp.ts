@@ -123,7 +123,7 @@ async function ikev2(b: CryptoBackend, f: Fields, c: CavpCase): Promise<CavpCase
   return out;
 }
 
-async function dh(b: CryptoBackend, f: Fields, c: CavpCase, index: number): Promise<CavpCase> {
+async function dh(b: CryptoBackend, f: Fields, index: number): Promise<CavpCase> {
   const id = f.int('group', 1, 65535);
   let group;
   try {
@@ -141,8 +141,9 @@ async function dh(b: CryptoBackend, f: Fields, c: CavpCase, index: number): Prom
     if (!Buffer.isBuffer(sI) || !Buffer.isBuffer(sR)) throw caseError(index, 'the backend kept g^xy on the token; cannot print it');
     if (!sI.equals(sR)) throw caseError(index, `the two directions disagree on ${b.path}: g^ir ${sI.toString('hex')} vs g^ri ${sR.toString('hex')}`);
     const out: CavpCase = { pubI: i.publicKey, pubR: r.publicKey, sharedSecret: sI };
-    if (group.kind === 'ecp' && 'sharedY' in c) {
-      // The y-coordinate of the shared point (i*r)G: the public key of the scalar i*r mod n.
+    if (group.kind === 'ecp') {
+      // The y-coordinate of the shared point (i*r)G (RFC 5903 prints it; it is not part of g^ir):
+      // the public key of the scalar i*r mod n, computed on the same path.
       const ir = (bufToBig(privI) * bufToBig(privR)) % group.order;
       const shared = await b.ke.create(id, { privateKey: bigToBuf(ir, group.size) });
       out.sharedY = shared.publicKey.subarray(group.size);
@@ -173,7 +174,7 @@ export async function runCase(backend: CryptoBackend, c: CavpCase, index: number
     switch (kind) {
       case 'ikev1': out = await ikev1(backend, f, c, index); break;
       case 'ikev2': out = await ikev2(backend, f, c); break;
-      case 'dh': out = await dh(backend, f, c, index); break;
+      case 'dh': out = await dh(backend, f, index); break;
       case 'prf': out = await prf(backend, f); break;
     }
   } catch (e) {
