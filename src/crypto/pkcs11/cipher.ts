@@ -2,6 +2,11 @@
  * CBC ciphers for ISAKMP payloads on the token (CKM_AES_CBC, CKM_DES3_CBC, CKM_DES_CBC, no
  * padding: IKE pads itself). The key is a sensitive session object for the duration of one call.
  * Blowfish has no PKCS#11 mechanism in SoftHSM: supports() is false.
+ *
+ * Single DES: SoftHSM 2.6.1 on OpenSSL 3 lists CKM_DES_CBC but refuses it at C_EncryptInit with
+ * CKR_MECHANISM_INVALID (DES lives in OpenSSL's legacy provider, which SoftHSM does not load;
+ * measured here). DES-EDE3 with K1 = K2 = K3 = K is exactly single DES (E_K(D_K(E_K(x))) =
+ * E_K(x)), so after the first CKR_MECHANISM_INVALID des-cbc runs as CKM_DES3_CBC over K|K|K.
  * Synchronous: cheap per-packet work (types.ts CipherProvider).
  */
 import { randomFillSync } from 'node:crypto';
@@ -17,8 +22,12 @@ const CIPHERS: Readonly<Partial<Record<CipherAlg, { mech: number; keyType: numbe
   'des-cbc': { mech: P.CKM_DES_CBC, keyType: P.CKK_DES, block: 8, keyLengths: [8] },
 };
 
+const DES_AS_EDE3 = { mech: P.CKM_DES3_CBC, keyType: P.CKK_DES3, block: 8, keyLengths: [8] };
+
 export class Pkcs11CipherProvider implements CipherProvider {
   readonly path = 'pkcs11' as const;
+  /** Set after the token refused CKM_DES_CBC (see above). */
+  private desViaEde3 = false;
 
   constructor(private readonly token: Pkcs11Token) {}
 
@@ -35,7 +44,19 @@ export class Pkcs11CipherProvider implements CipherProvider {
   }
 
   private crypt(encrypt: boolean, alg: CipherAlg, key: Buffer, iv: Buffer, data: Buffer): Buffer {
-    const c = CIPHERS[alg];
+    if (alg === 'des-cbc' && !this.desViaEde3) {
+      try {
+        return this.cryptWith(encrypt, alg, key, iv, data);
+      } catch (e) {
+        if (!OakleyError.is(e, CryptoErr.TOKEN_MECHANISM)) throw e;
+        this.desViaEde3 = true;
+      }
+    }
+    return this.cryptWith(encrypt, alg, key, iv, data);
+  }
+
+  private cryptWith(encrypt: boolean, alg: CipherAlg, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+    const c = alg === 'des-cbc' && this.desViaEde3 ? DES_AS_EDE3 : CIPHERS[alg];
     if (!c) throw new OakleyError(CryptoErr.UNSUPPORTED, `cipher ${alg} is not available on the pkcs11 path (no PKCS#11 mechanism)`, { alg });
     if (!c.keyLengths.includes(key.length)) {
       throw new OakleyError(CryptoErr.BAD_ARGUMENT, `${alg} key of ${key.length} bytes (allowed: ${c.keyLengths.join(', ')})`);
@@ -57,7 +78,7 @@ export class Pkcs11CipherProvider implements CipherProvider {
         { type: P.CKA_SENSITIVE, value: true },
         { type: P.CKA_EXTRACTABLE, value: false },
         { type: encrypt ? P.CKA_ENCRYPT : P.CKA_DECRYPT, value: true },
-        { type: P.CKA_VALUE, value: Buffer.from(key) },
+        { type: P.CKA_VALUE, value: c === DES_AS_EDE3 ? Buffer.concat([key, key, key]) : Buffer.from(key) },
       ]));
       try {
         const mech = { mechanism: c.mech, parameter: Buffer.from(iv) };
