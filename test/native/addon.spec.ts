@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -29,5 +30,27 @@ describe('native addon: loading', () => {
   it('backend reports the native path for every class', () => {
     const b = createNativeBackend()!;
     for (const p of [b, b.ke, b.rsa, b.kdf, b.cipher, b.random]) assert.equal(p.path, 'native');
+  });
+
+  it('when the addon cannot load: null backend, ONE warning naming the reason and the node:crypto fallback', () => {
+    // A child process whose require() of oakley.node fails.
+    const script = `
+      const Module = require('module');
+      const orig = Module._load;
+      Module._load = function (req, ...rest) {
+        if (String(req).endsWith('oakley.node')) throw new Error('simulated: cannot open shared object');
+        return orig.call(this, req, ...rest);
+      };
+      const warnings = [];
+      process.on('warning', (w) => warnings.push(w.message));
+      const n = require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'crypto', 'native'))});
+      const r = [n.createNativeBackend(), n.createNativeBackend(), n.nativeAvailable(), n.nativeLoadError().message];
+      setImmediate(() => console.log(JSON.stringify({ r, warnings })));
+    `;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as { r: unknown[]; warnings: string[] };
+    assert.deepEqual(out.r.slice(0, 3), [null, null, false]);
+    assert.match(String(out.r[3]), /simulated/);
+    assert.equal(out.warnings.length, 1);
+    assert.match(out.warnings[0], /native addon could not be loaded.*simulated.*falls back to node:crypto/);
   });
 });
