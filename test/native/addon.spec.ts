@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { createNativeBackend, nativeAvailable, nativeLoadError } from '../../src/crypto/native';
@@ -25,6 +25,9 @@ describe('native addon: loading', () => {
     assert.ok(addon);
     assert.match(addon.opensslVersion, /^OpenSSL 3\.0\./);
     assert.ok(addon.opensslVersion.includes(process.versions.openssl.split('+')[0]));
+    if (process.platform === 'linux') {
+      assert.ok(!/libcrypto/.test(readFileSync('/proc/self/maps', 'utf8')), 'a separate libcrypto is mapped into the process');
+    }
   });
 
   it('backend reports the native path for every class', () => {
