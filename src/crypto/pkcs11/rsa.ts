@@ -88,6 +88,7 @@ function findOne(token: Pkcs11Token, cls: number, ref: TokenObjectRef): Handle {
   const what = cls === P.CKO_PRIVATE_KEY ? 'RSA private key' : 'RSA public key';
   const found = token.find(refTemplate(cls, ref), 2);
   if (found.length === 0) {
+    token.ensurePresent(`looking up the ${what}`);
     throw new OakleyError(CryptoErr.TOKEN_OBJECT,
       `no ${what} with ${describe(ref)} on token "${token.label}"${token.loggedIn ? '' : ' (not logged in: private objects are invisible without a PIN)'}`,
       { label: ref.label, id: ref.id?.toString('hex') });

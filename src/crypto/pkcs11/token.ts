@@ -325,6 +325,17 @@ export class Pkcs11Token {
     return err;
   }
 
+  /** Throws NO_TOKEN when the token no longer answers C_GetTokenInfo (e.g. its directory was removed). */
+  ensurePresent(what: string): void {
+    try {
+      this.p.C_GetTokenInfo(this.slot);
+    } catch (e) {
+      throw new OakleyError(CryptoErr.NO_TOKEN,
+        `${what}: token "${this.label}" is no longer usable (C_GetTokenInfo: ${ckrOf(e)?.name ?? 'failed'}; token directory removed?)`,
+        { label: this.label, probe: ckrOf(e)?.name }, { cause: e });
+    }
+  }
+
   /** Records a session object we created so close() can destroy it. */
   track(h: Handle): Handle {
     this.live.set(h.toString('hex'), h);
