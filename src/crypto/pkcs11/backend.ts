@@ -100,9 +100,9 @@ export class Pkcs11Backend implements CryptoBackend {
   }
 
   /** Counters for monitoring the SoftHSM retention mitigation. */
-  stats(): { reinitializations: number; operationsSinceInit: number; generation: number } {
+  stats(): { reinitializations: number; operationsSinceInit: number; generation: number; sessions: number } {
     return { reinitializations: this.token.reinitializations, operationsSinceInit: this.token.operationsSinceInit,
-      generation: this.token.generation };
+      generation: this.token.generation, sessions: this.token.sessionCount };
   }
 
   /** Destroys session objects, closes the sessions, C_Finalize when the last user of the module closes. */

@@ -167,6 +167,11 @@ export class Pkcs11Token {
     }
   }
 
+  /** Sessions open besides the anchor (the pool's high-water mark). */
+  get sessionCount(): number {
+    return this.all.length;
+  }
+
   get generation(): number {
     return this.lib.generation;
   }
