@@ -96,7 +96,10 @@ async function openPkcs11(settings: Pkcs11Settings): Promise<CryptoBackend> {
  * Opens the backends a path choice needs, self-tests each, and assembles a suite. A backend that
  * fails to open or fails its known-answer tests is replaced by node for the classes that wanted it.
  */
-export async function openCryptoSuite(choice: PathChoice, options: BackendOptions = {}, log: Logger = defaultLogger): Promise<CryptoSuite> {
+export async function openCryptoSuite(
+  choice: PathChoice, options: BackendOptions = {}, log: Logger = defaultLogger,
+  open: (path: CryptoPath, options: BackendOptions) => Promise<CryptoBackend> = openBackend,
+): Promise<CryptoSuite> {
   const backends = new Map<CryptoPath, CryptoBackend>();
   const fallbacks: string[] = [];
   const node = createNodeBackend();
@@ -106,7 +109,7 @@ export async function openCryptoSuite(choice: PathChoice, options: BackendOption
     if (path === 'node') continue;
     let backend: CryptoBackend | undefined;
     try {
-      backend = await openBackend(path, options);
+      backend = await open(path, options);
       const failures = await selfTest(backend);
       if (failures.length > 0) {
         await backend.close();
@@ -117,8 +120,6 @@ export async function openCryptoSuite(choice: PathChoice, options: BackendOption
       const why = `the ${path} crypto path is not available (${(e as Error).message}); using node:crypto instead`;
       fallbacks.push(why);
       log('warning', why);
-      // A token that cannot be opened is an operator's problem to see at once, not to paper over:
-      // the caller decides; here we only record it.
     }
   }
   const pick = (cls: OperationClass): CryptoBackend => backends.get(choice[cls]) ?? node;
