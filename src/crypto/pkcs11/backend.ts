@@ -39,6 +39,12 @@ export interface Pkcs11BackendOptions {
    * (see token.ts). 0 or absent: never.
    */
   reinitializeAfter?: number;
+  /**
+   * Run KE key generation and derivation on the thread pool (default true). false uses the
+   * synchronous calls: the event loop waits for the token, but pkcs11js #120 (async key calls
+   * leak their copied templates, never given back even by a re-initialise) is avoided.
+   */
+  asyncKeyOps?: boolean;
 }
 
 export class Pkcs11Backend implements CryptoBackend {
@@ -57,6 +63,7 @@ export class Pkcs11Backend implements CryptoBackend {
       keepSecretOnToken: options.keepSecretOnToken ?? false,
       exponentBits: options.exponentBits,
       fill: (b) => this.random.fill(b),
+      asyncKeyOps: options.asyncKeyOps ?? true,
     });
     this.rsa = new Pkcs11RsaProvider(token);
     this.kdf = new Pkcs11KeyDerivation(token);

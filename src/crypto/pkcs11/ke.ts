@@ -81,6 +81,23 @@ export interface Pkcs11KeOptions {
   exponentBits?: number | 'full';
   /** Random bytes for RFC 5114 exponents (the backend's RandomSource). */
   fill: (b: Buffer) => Buffer;
+  /**
+   * C_GenerateKeyPairAsync/C_DeriveKeyAsync (thread pool) when true; the synchronous calls when
+   * false, which block the event loop for the token's time (group 14: ~1 ms per exchange) but
+   * avoid pkcs11js #120 (async key calls never free their copied mechanism and templates).
+   */
+  asyncKeyOps: boolean;
+}
+
+/** Key-pair generation, sync or async (see Pkcs11KeOptions.asyncKeyOps). */
+function generateKeyPair(token: Pkcs11Token, s: Handle, async: boolean, mech: P.Mechanism, pubT: P.Template, privT: P.Template): Promise<P.KeyPair> {
+  if (!async) return Promise.resolve(token.p.C_GenerateKeyPair(s, mech, pubT, privT));
+  return holding(token.p.C_GenerateKeyPairAsync(s, mech, pubT, privT), mech, pubT, privT);
+}
+
+function deriveKey(token: Pkcs11Token, s: Handle, async: boolean, mech: P.Mechanism, base: Handle, template: P.Template): Promise<Handle> {
+  if (!async) return Promise.resolve(token.p.C_DeriveKey(s, mech, base, template));
+  return holding(token.p.C_DeriveKeyAsync(s, mech, base, template), mech, base, template);
 }
 
 export class Pkcs11KeyExchangeProvider implements KeyExchangeProvider {
@@ -129,7 +146,7 @@ export class Pkcs11KeyExchangeProvider implements KeyExchangeProvider {
         { type: P.CKA_VALUE, value },
       ])));
       value.fill(0);
-      return new TokenKeyExchange(token, group, pub, priv, undefined, this.options.keepSecretOnToken);
+      return new TokenKeyExchange(token, group, pub, priv, undefined, this.options);
     }
     const bits = exponentBitsFor(group, options.exponentBits ?? this.options.exponentBits);
     const mech = { mechanism: P.CKM_DH_PKCS_KEY_PAIR_GEN };
@@ -141,12 +158,12 @@ export class Pkcs11KeyExchangeProvider implements KeyExchangeProvider {
     // CKA_VALUE_BITS on the private template is what SoftHSM passes to DH_set_length.
     const privT: P.Template = [...this.privateAttrs(), { type: P.CKA_VALUE_BITS, value: bits }];
     return token.run(`DH group ${group.id} key pair generation`, async (s) => {
-      const kp = await holding(p.C_GenerateKeyPairAsync(s, mech, pubT, privT), mech, pubT, privT);
+      const kp = await generateKeyPair(token, s, this.options.asyncKeyOps, mech, pubT, privT);
       token.track(kp.privateKey);
       token.track(kp.publicKey);
       try {
         const y = p.C_GetAttributeValue(s, kp.publicKey, [{ type: P.CKA_VALUE }])[0].value as Buffer;
-        return new TokenKeyExchange(token, group, leftPad(y, group.size), kp.privateKey, kp.publicKey, this.options.keepSecretOnToken);
+        return new TokenKeyExchange(token, group, leftPad(y, group.size), kp.privateKey, kp.publicKey, this.options);
       } catch (e) {
         token.destroy(kp.privateKey, token.generation);
         token.destroy(kp.publicKey, token.generation);
@@ -175,19 +192,18 @@ export class Pkcs11KeyExchangeProvider implements KeyExchangeProvider {
         { type: P.CKA_VALUE, value: scalar },
       ])));
       scalar.fill(0);
-      return new TokenKeyExchange(token, group, pub, priv, undefined, this.options.keepSecretOnToken);
+      return new TokenKeyExchange(token, group, pub, priv, undefined, this.options);
     }
     const mech = { mechanism: P.CKM_EC_KEY_PAIR_GEN };
     const pubT: P.Template = [{ type: P.CKA_TOKEN, value: false }, { type: P.CKA_EC_PARAMS, value: group.oidDer }];
     const privT = this.privateAttrs();
     return token.run(`ECDH group ${group.id} key pair generation`, async (s) => {
-      const kp = await holding(p.C_GenerateKeyPairAsync(s, mech, pubT, privT), mech, pubT, privT);
+      const kp = await generateKeyPair(token, s, this.options.asyncKeyOps, mech, pubT, privT);
       token.track(kp.privateKey);
       token.track(kp.publicKey);
       try {
         const point = p.C_GetAttributeValue(s, kp.publicKey, [{ type: P.CKA_EC_POINT }])[0].value as Buffer;
-        return new TokenKeyExchange(token, group, ecPointToKe(group, unwrapOctetString(point)), kp.privateKey, kp.publicKey,
-          this.options.keepSecretOnToken);
+        return new TokenKeyExchange(token, group, ecPointToKe(group, unwrapOctetString(point)), kp.privateKey, kp.publicKey, this.options);
       } catch (e) {
         token.destroy(kp.privateKey, token.generation);
         token.destroy(kp.publicKey, token.generation);
@@ -209,7 +225,7 @@ class TokenKeyExchange implements KeyExchange {
     readonly publicKey: Buffer,
     private readonly priv: Handle,
     private readonly pub: Handle | undefined,
-    private readonly keepSecretOnToken: boolean,
+    private readonly options: Pkcs11KeOptions,
   ) {
     this.group = g.id;
     this.generation = token.generation;
@@ -227,7 +243,7 @@ class TokenKeyExchange implements KeyExchange {
       const sec1 = validateEcpPublic(g, peerPublic);
       mech = { mechanism: P.CKM_ECDH1_DERIVE, parameter: { type: P.CK_PARAMS_EC_DH, kdf: P.CKD_NULL, publicData: sec1 } as P.ECDH1 };
     }
-    const keep = this.keepSecretOnToken;
+    const keep = this.options.keepSecretOnToken;
     // CKA_VALUE_LEN = the full group size: shorter values keep the trailing bytes (§3, §4).
     const template: P.Template = [
       { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
@@ -241,7 +257,7 @@ class TokenKeyExchange implements KeyExchange {
     ];
     const token = this.token;
     return token.run(`${g.kind === 'modp' ? 'DH' : 'ECDH'} derive group ${g.id}`, async (s) => {
-      const h = await holding(token.p.C_DeriveKeyAsync(s, mech, this.priv, template), mech, template);
+      const h = await deriveKey(token, s, this.options.asyncKeyOps, mech, this.priv, template);
       token.track(h);
       const gen = token.generation;
       if (keep) return new TokenSecret(token, h, gen, g.size);

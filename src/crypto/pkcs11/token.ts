@@ -16,13 +16,19 @@
  *    Pool sessions stay open until close()/re-initialise: session objects die with the session
  *    that created them, and KE key pairs or imported keys outlive the op that created them.
  *
- * SoftHSM 2.6.1 retention, measured here (test/pkcs11/retention.spec.ts, 2 vCPU Debian 12 VM,
- * node 20, DH group 14 with keygen + derive + CKA_VALUE read + 3 destroys per exchange):
- *    about 1.0-1.4 KB of RSS growth per DH exchange (pkcs11-softhsm.md measured 0.75-1.3 KB; it
- *    includes pkcs11js #120's ~570 B per async key call), which never comes back: SoftHSM's
- *    SessionObjectStore::deleteObject only marks objects invalid (upstream #562/#563).
- *    After C_Finalize + C_Initialize the freed store is reused and a new round of exchanges grows
- *    RSS by a small fraction of that (order of 0-200 B per exchange, i.e. noise).
+ * SoftHSM 2.6.1 retention, measured here (test/pkcs11/retention.spec.ts: a fresh process per
+ * mode, DH group 14, keygen + derive + CKA_VALUE read + 3 destroys per exchange, 1500 exchanges
+ * per round after a 500-exchange warm-up; Debian 12, 2 vCPU VM, node 20, three runs):
+ *   - synchronous key calls: RSS grows 1.26-1.35 KB per exchange and never comes back while the
+ *     library stays initialised (SessionObjectStore::deleteObject only marks objects invalid,
+ *     upstream #562/#563). After one C_Finalize + C_Initialize a new round grows 0.14-0.65 KB per
+ *     exchange: the retained store was freed and is reused (the rest is noise/JS heap).
+ *   - async key calls (C_GenerateKeyPairAsync/C_DeriveKeyAsync, the default): 3.1-4.2 KB per
+ *     exchange before, 0.5-2.0 KB after the re-initialise. The extra is pkcs11js #120 (the async
+ *     workers never free their copies of the mechanism and templates, here incl. the 256-byte
+ *     prime and peer value); a re-initialise cannot give that back. A daemon doing many
+ *     exchanges on SoftHSM should set asyncKeyOps: false (about 1 ms of event-loop time per
+ *     group-14 exchange) until pkcs11js fixes #120.
  * Mitigation: option `reinitializeAfter` (N operations that destroy session objects: one KE
  * exchange (its dispose), one token HMAC, one cipher call, one verify with an imported key...). When the count is reached and the library is idle (no operation in
  * flight, no live KE key pair or token-held g^xy on any token of this library), the library is
