@@ -7,10 +7,13 @@
  * Peer values are validated in TypeScript (groups.validate*) before the token sees them: SoftHSM
  * reports bad values only as CKR_GENERAL_ERROR (pkcs11-softhsm.md §3, §4).
  *
- * RFC 5114 groups 22-24: x must be drawn from [1, q-1]. CKM_DH_PKCS_KEY_PAIR_GEN has no q (only
- * CKA_PRIME/CKA_BASE, CKA_VALUE_BITS is a length), so SoftHSM would draw a full-length x of
- * the requested bit count, about half of them >= q. We draw x below q here (groups.randomExponent
- * with the backend's random source) and import it as a sensitive CKK_DH private key.
+ * RFC 5114 groups 22-24: x must be drawn from [1, q-1]. CKM_DH_PKCS_KEY_PAIR_GEN takes no q (only
+ * CKA_PRIME/CKA_BASE; CKA_VALUE_BITS is a length). Measured here: SoftHSM 2.6.1 on OpenSSL 3
+ * happens to recognise the RFC 5114 p/g as named groups and draws x < q (0 of 100 keys >= q per
+ * group, with and without CKA_VALUE_BITS = |q|; without it group 24 gets OpenSSL's 224-bit x).
+ * That is an OpenSSL property, not a PKCS#11 one, so this path does not rely on it: x is drawn
+ * below q here (groups.randomExponent with the backend's RandomSource) and imported as a
+ * sensitive CKK_DH private key; the public value g^x is computed with BigInt (~4 ms for group 24).
  */
 import { createECDH } from 'node:crypto';
 import * as P from 'pkcs11js';
