@@ -260,6 +260,11 @@ async function main(): Promise<number> {
       title: 'Oakley crypto paths: time per operation (lower is better)',
       subtitle: `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC · ${cpu} · ${availableParallelism()} CPUs · node ${process.version} · ` +
         `${(ossl.version ?? '').split(' ').slice(0, 2).join(' ')} · medians of ${o.samples} alternating samples${o.quick ? ' (quick run)' : ''}`,
+      notes: [
+        'openssl speed -elapsed, run in the same invocation: MODP bars = 2 × ffdhNNNN derive (same size, short exponent);',
+        'ECP bars = one ecdhpNNN derive (openssl does not time key generation); RSA and HMAC bars = the same operation.',
+        `Wall-clock medians on a shared machine: 1-min load average ${load0[0].toFixed(2)} at start, ${load1[0].toFixed(2)} at end; '×fastest' compares the paths of one operation.`,
+      ],
     }));
     const pngFile = join(o.outDir, 'crypto.png');
     const converter = toPng(svgFile, pngFile);

@@ -9,6 +9,8 @@ import { fmtUs } from './results';
 export interface ChartMeta {
   readonly title: string;
   readonly subtitle: string;
+  /** Footnotes under the axis. */
+  readonly notes?: readonly string[];
 }
 
 const SERIES: ReadonlyArray<{ key: string; name: string; color: string }> = [
@@ -58,7 +60,7 @@ export function renderSvg(ops: readonly OpResult[], paths: readonly string[], me
   const barH = 13;
   const barGap = 3;
   const groupGap = 16;
-  const top = 112;
+  const top = 116;
   const groups = ops.map((op) => barsOf(op, paths));
   const all = groups.flat().map((b) => b.us).filter((u): u is number => u !== undefined && u > 0);
   const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...all, 1))));
@@ -67,7 +69,8 @@ export function renderSvg(ops: readonly OpResult[], paths: readonly string[], me
   let height = top;
   for (const g of groups) height += g.length * (barH + barGap) + groupGap;
   const axisY = height;
-  const H = axisY + 70;
+  const notes = meta.notes ?? [];
+  const H = axisY + 64 + notes.length * 16;
   const o: string[] = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`);
   o.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
@@ -80,7 +83,7 @@ export function renderSvg(ops: readonly OpResult[], paths: readonly string[], me
     o.push(`<text x="${lx + 20}" y="78" font-size="13" fill="#222">${esc(s.name)}</text>`);
     lx += 40 + s.name.length * 7.2;
   }
-  o.push(`<text x="${plotX}" y="100" font-size="12" fill="#555">µs per operation, log scale — shorter bar = faster</text>`);
+  o.push(`<text x="${lx + 10}" y="78" font-size="13" font-style="italic" fill="#555">log scale — shorter bar = faster</text>`);
   // Group backgrounds first, so the grid stays visible on them.
   {
     let by = top;
@@ -97,7 +100,10 @@ export function renderSvg(ops: readonly OpResult[], paths: readonly string[], me
       if (v > hi * 1.0001) break;
       const gx = x(v).toFixed(1);
       o.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${axisY}" stroke="${m === 1 ? '#c8c8c8' : '#ececec'}" stroke-width="1"/>`);
-      if (m === 1) o.push(`<text x="${gx}" y="${axisY + 18}" font-size="12" fill="#444" text-anchor="middle">${esc(tick(v))}</text>`);
+      if (m === 1) {
+        o.push(`<text x="${gx}" y="${axisY + 18}" font-size="12" fill="#444" text-anchor="middle">${esc(tick(v))}</text>`);
+        if (ops.length > 6) o.push(`<text x="${gx}" y="${top - 10}" font-size="11" fill="#666" text-anchor="middle">${esc(tick(v))}</text>`);
+      }
     }
   }
   o.push(`<line x1="${plotX}" y1="${axisY}" x2="${plotX + plotW}" y2="${axisY}" stroke="#888"/>`);
@@ -123,6 +129,7 @@ export function renderSvg(ops: readonly OpResult[], paths: readonly string[], me
     }
     y += groupGap - barGap;
   });
+  notes.forEach((n, i) => o.push(`<text x="20" y="${axisY + 64 + i * 16}" font-size="11" fill="#555">${esc(n)}</text>`));
   o.push('</svg>');
   return o.join('\n') + '\n';
 }
