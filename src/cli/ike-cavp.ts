@@ -4,7 +4,7 @@
  * computes every output field on --path node|native|pkcs11 and prints the same array with the
  * outputs filled in, lower-case hex.
  *
- *   tools/ike-cavp [--path node|native|pkcs11] [--pkcs11-module LIB --token LABEL] [--secret-on-token] [FILE]
+ *   tools/ike-cavp [--path node|native|pkcs11] [--pkcs11-module LIB --token LABEL] [--pin-file FILE] [FILE]
  *
  * The pkcs11 path makes its own temporary SoftHSM2 token unless --token names one; the PIN of a
  * named token is read from the OAKLEY_TOKEN_PIN environment variable or a file given with
@@ -17,14 +17,13 @@ import { openBackend, type BackendOptions } from '../crypto/registry';
 import { CRYPTO_PATHS, type CryptoPath } from '../crypto/types';
 import { OakleyError } from '../util/errors';
 
-const USAGE = 'usage: ike-cavp [--path node|native|pkcs11] [--pkcs11-module LIB] [--token LABEL] [--pin-file FILE] ' +
-  '[--secret-on-token] [FILE]\n' +
+const USAGE = 'usage: ike-cavp [--path node|native|pkcs11] [--pkcs11-module LIB] [--token LABEL] [--pin-file FILE] [FILE]\n' +
   '  Reads a JSON array of test cases from FILE or standard input and prints it with every output computed.\n';
 
-interface Args { path: CryptoPath; file?: string; module?: string; token?: string; pinFile?: string; secretOnToken: boolean }
+interface Args { path: CryptoPath; file?: string; module?: string; token?: string; pinFile?: string }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { path: 'node', secretOnToken: false };
+  const a: Args = { path: 'node' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -42,7 +41,6 @@ function parseArgs(argv: string[]): Args {
       case '--pkcs11-module': a.module = value(); break;
       case '--token': a.token = value(); break;
       case '--pin-file': a.pinFile = value(); break;
-      case '--secret-on-token': a.secretOnToken = true; break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0);
       // falls through (never reached: exit above)
       default:
@@ -66,7 +64,7 @@ async function main(): Promise<number> {
   }
   const text = args.file === undefined || args.file === '-' ? readFileSync(0, 'utf8') : readFileSync(args.file, 'utf8');
   const cases = parseCases(text);
-  const options: BackendOptions = { pkcs11: { module: args.module, tokenLabel: args.token, keepSecretOnToken: false } };
+  const options: BackendOptions = { pkcs11: { module: args.module, tokenLabel: args.token } };
   if (args.token) {
     const pin = args.pinFile ? readFileSync(args.pinFile, 'utf8').split('\n')[0] : process.env.OAKLEY_TOKEN_PIN;
     options.pkcs11 = { ...options.pkcs11, pin };
