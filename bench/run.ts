@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
+import { loadAddon } from '../src/crypto/native/addon';
 import type { CryptoPath } from '../src/crypto/types';
 import { KDF_OPS } from './crypto/kdf.bench';
 import { KE_OPS } from './crypto/ke.bench';
@@ -213,7 +214,7 @@ async function main(): Promise<number> {
     const durationS = (Date.now() - t0) / 1000;
     const load1 = loadavg();
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
-    const addonOpenssl = paths.find((p) => p.path === 'native' && p.backend) ? process.versions.openssl : undefined;
+    const addonOpenssl = paths.find((p) => p.path === 'native' && p.backend) ? loadAddon()?.opensslVersion : undefined;
     const lines: string[] = [];
     lines.push(`Oakley crypto paths — ${startedAt.toISOString()}  (${o.quick ? 'quick' : 'full'} run, ${durationS.toFixed(0)} s)`);
     lines.push(`${cpu}, ${availableParallelism()} CPUs; node ${process.version} (OpenSSL ${process.versions.openssl}); ${ossl.version ?? 'openssl: ' + ossl.error}`);
