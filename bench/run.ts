@@ -136,13 +136,10 @@ async function main(): Promise<number> {
   mkdirSync(o.outDir, { recursive: true });
   setRsaKeyDir(join(o.outDir, 'keys'));
 
-  const progress = new Progress(0);
-  progress.setTotal(o.backends.length + ops.length * o.backends.length);
+  const algs = o.openssl ? opensslAlgsFor(ops) : [];
+  const progress = new Progress(1 + algs.length * o.opensslRuns + ops.length * o.backends.length + (o.targets ? 3 : 0));
   progress.step(`opening backends: ${o.backends.join(', ')}`);
   const paths = await openPaths(o.backends);
-  const algs = o.openssl ? opensslAlgsFor(ops) : [];
-  const targets = o.targets ? 3 : 0;
-  progress.setTotal(1 + algs.length * o.opensslRuns + ops.length * o.backends.length + targets);
 
   const openssl = new OpensslReference(algs);
   const opensslPass = async (run: number): Promise<void> => {
@@ -151,7 +148,7 @@ async function main(): Promise<number> {
       await openssl.runOnce(alg);
     }
   };
-  const ossl = o.openssl ? await opensslVersion() : { version: null, error: 'skipped (--no-openssl)' };
+  const ossl = o.openssl ? await opensslVersion() : { version: null, error: 'reference skipped' };
 
   const results: OpResult[] = [];
   let failed = false;
@@ -177,6 +174,10 @@ async function main(): Promise<number> {
     for (const r of results) {
       const c = r.openssl;
       if (!c.alg) continue;
+      if (!o.openssl) {
+        c.reason = 'openssl reference skipped (--no-openssl / OPENSSL=0)';
+        continue;
+      }
       if (!ossl.version) {
         c.reason = `openssl not runnable: ${ossl.error}`;
         continue;
@@ -216,7 +217,7 @@ async function main(): Promise<number> {
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const addonOpenssl = paths.find((p) => p.path === 'native' && p.backend) ? loadAddon()?.opensslVersion : undefined;
     const lines: string[] = [];
-    lines.push(`Oakley crypto paths — ${startedAt.toISOString()}  (${o.quick ? 'quick' : 'full'} run, ${durationS.toFixed(0)} s)`);
+    lines.push(`Oakley crypto paths — ${startedAt.toISOString()}  (${o.quick ? 'quick run' : o.ops ? 'selected ops' : 'full run'}, ${durationS.toFixed(0)} s)`);
     lines.push(`${cpu}, ${availableParallelism()} CPUs; node ${process.version} (OpenSSL ${process.versions.openssl}); ${ossl.version ?? 'openssl: ' + ossl.error}`);
     lines.push(`UV_THREADPOOL_SIZE=${POOL_SIZE}${POOL_SIZE_FROM_USER ? ' (from the environment)' : ' (set by the bench)'}; load average ${load0[0].toFixed(2)} at start, ${load1[0].toFixed(2)} at end`);
     lines.push(`${o.samples} alternating samples of ~${o.sampleMs} ms per cell; figures are medians (wall clock); 'best' is the fastest sample`);

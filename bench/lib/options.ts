@@ -87,7 +87,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, be
 /** True when an op id is selected by the OPS filter. */
 export function opSelected(id: string, filter: readonly string[] | null): boolean {
   if (filter === null) return true;
-  return filter.some((f) => id === f || id.startsWith(f + '-') || id.startsWith(f));
+  return filter.some((f) => id.startsWith(f));
 }
 
 export const USAGE = `usage: node dist/bench/run.js [--quick] [--backends=node,native,pkcs11] [--ops=modp14,rsa2048,...]

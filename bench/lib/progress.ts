@@ -7,12 +7,7 @@ export class Progress {
   private readonly tty = process.stderr.isTTY === true;
   private lastLen = 0;
 
-  constructor(private total: number, private readonly quiet = false) {}
-
-  /** Grows the total when work is discovered late (e.g. a path that turns out to be skipped shrinks it). */
-  setTotal(total: number): void {
-    this.total = total;
-  }
+  constructor(private readonly total: number, private readonly quiet = false) {}
 
   /** Announces the next step. */
   step(label: string): void {
