@@ -18,7 +18,7 @@ import { Pkcs11KeyDerivation } from './kdf';
 import { Pkcs11KeyExchangeProvider, TokenSecret } from './ke';
 import { generateTokenRsaKeyPair, Pkcs11RsaProvider, type TokenRsaKeyPairOptions } from './rsa';
 import { findSoftHsmModule } from './softhsm';
-import { Pkcs11Token } from './token';
+import { Pkcs11Token, sessionKeyTemplate } from './token';
 
 export interface Pkcs11BackendOptions {
   /** PKCS#11 module path (Solaris: pkcs11_path). Default: the SoftHSM2 module, if installed. */
@@ -93,12 +93,7 @@ export class Pkcs11Backend implements CryptoBackend {
     const token = this.token;
     return token.runSync('shared secret import', (s) => {
       const h = token.track(token.p.C_CreateObject(s, [
-        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-        { type: P.CKA_KEY_TYPE, value: P.CKK_GENERIC_SECRET },
-        { type: P.CKA_TOKEN, value: false },
-        { type: P.CKA_PRIVATE, value: token.loggedIn },
-        { type: P.CKA_SENSITIVE, value: true },
-        { type: P.CKA_EXTRACTABLE, value: false },
+        ...sessionKeyTemplate(token, P.CKO_SECRET_KEY, P.CKK_GENERIC_SECRET),
         { type: P.CKA_SIGN, value: true },
         { type: P.CKA_VALUE, value: Buffer.from(value) },
       ]));

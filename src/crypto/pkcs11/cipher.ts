@@ -14,7 +14,7 @@ import * as P from 'pkcs11js';
 
 import { CryptoErr, OakleyError } from '../../util/errors';
 import type { CipherAlg, CipherProvider, RandomSource } from '../types';
-import type { Pkcs11Token } from './token';
+import { sessionKeyTemplate, type Pkcs11Token } from './token';
 
 const CIPHERS: Readonly<Partial<Record<CipherAlg, { mech: number; keyType: number; block: number; keyLengths: readonly number[] }>>> = {
   'aes-cbc': { mech: P.CKM_AES_CBC, keyType: P.CKK_AES, block: 16, keyLengths: [16, 24, 32] },
@@ -71,12 +71,7 @@ export class Pkcs11CipherProvider implements CipherProvider {
     return token.runSync(`${alg} ${encrypt ? 'encrypt' : 'decrypt'}`, (s) => {
       const gen = token.generation;
       const h = token.track(p.C_CreateObject(s, [
-        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-        { type: P.CKA_KEY_TYPE, value: c.keyType },
-        { type: P.CKA_TOKEN, value: false },
-        { type: P.CKA_PRIVATE, value: token.loggedIn },
-        { type: P.CKA_SENSITIVE, value: true },
-        { type: P.CKA_EXTRACTABLE, value: false },
+        ...sessionKeyTemplate(token, P.CKO_SECRET_KEY, c.keyType),
         { type: encrypt ? P.CKA_ENCRYPT : P.CKA_DECRYPT, value: true },
         { type: P.CKA_VALUE, value: c === DES_AS_EDE3 ? Buffer.concat([key, key, key]) : Buffer.from(key) },
       ]));

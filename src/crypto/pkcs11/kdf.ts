@@ -24,7 +24,7 @@ import * as chains from '../kdf';
 import { isOpaqueSecret, type HashAlg, type KeyDerivation, type Ikev1KeymatInput, type Ikev1Phase1Input,
   type Ikev1Phase1Keys, type Ikev2ChildInput, type Ikev2RekeyInput, type Ikev2SaInput, type Ikev2SaKeys } from '../types';
 import { isTokenSecret, type TokenSecret } from './ke';
-import { holding, type Pkcs11Token } from './token';
+import { holding, sessionKeyTemplate, type Pkcs11Token } from './token';
 
 interface HmacInfo { hmac: number; digest: number; minKey: number; block: number; out: number }
 
@@ -105,12 +105,7 @@ export class Pkcs11KeyDerivation implements KeyDerivation {
     return token.run(`HMAC-${hash}`, async (s) => {
       const gen = token.generation;
       const h = token.track(token.p.C_CreateObject(s, [
-        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-        { type: P.CKA_KEY_TYPE, value: P.CKK_GENERIC_SECRET },
-        { type: P.CKA_TOKEN, value: false },
-        { type: P.CKA_PRIVATE, value: token.loggedIn },
-        { type: P.CKA_SENSITIVE, value: true },
-        { type: P.CKA_EXTRACTABLE, value: false },
+        ...sessionKeyTemplate(token, P.CKO_SECRET_KEY, P.CKK_GENERIC_SECRET),
         { type: P.CKA_SIGN, value: true },
         { type: P.CKA_VALUE, value },
       ]));

@@ -21,7 +21,7 @@ import type {
   HashAlg, RsaPrivateKey, RsaPrivateKeySource, RsaProvider, RsaPublicKey, RsaPublicKeySource, RsaScheme, TokenObjectRef,
 } from '../types';
 import { isCkr } from './errors';
-import { holding, type Pkcs11Token } from './token';
+import { holding, sessionKeyTemplate, type Pkcs11Token } from './token';
 
 type Handle = Buffer;
 
@@ -228,12 +228,7 @@ export class Pkcs11RsaProvider implements RsaProvider {
     const slot = new KeySlot(token, () => token.runSync('RSA private key import', (s) => {
       const jwk = key.export({ format: 'jwk' });
       const t: P.Template = [
-        { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
-        { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
-        { type: P.CKA_TOKEN, value: false },
-        { type: P.CKA_PRIVATE, value: token.loggedIn },
-        { type: P.CKA_SENSITIVE, value: true },
-        { type: P.CKA_EXTRACTABLE, value: false },
+        ...sessionKeyTemplate(token, P.CKO_PRIVATE_KEY, P.CKK_RSA),
         { type: P.CKA_SIGN, value: true },
         { type: P.CKA_MODULUS, value: b64u(jwk.n) },
         { type: P.CKA_PUBLIC_EXPONENT, value: b64u(jwk.e) },

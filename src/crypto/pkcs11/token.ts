@@ -431,6 +431,22 @@ export class Pkcs11Token {
 }
 
 /**
+ * The attributes every key Oakley puts on a token for its own use share: a session object
+ * (CKA_TOKEN false: gone when the session or library closes), private when logged in, sensitive
+ * and non-extractable, so the value cannot be read back out.
+ */
+export function sessionKeyTemplate(token: Pkcs11Token, cls: number, keyType: number): P.Template {
+  return [
+    { type: P.CKA_CLASS, value: cls },
+    { type: P.CKA_KEY_TYPE, value: keyType },
+    { type: P.CKA_TOKEN, value: false },
+    { type: P.CKA_PRIVATE, value: token.loggedIn },
+    { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_EXTRACTABLE, value: false },
+  ];
+}
+
+/**
  * Keeps `refs` (input/output Buffers, templates) reachable until `promise` settles: pkcs11js async
  * workers keep raw pointers into them without a napi reference (PeculiarVentures/pkcs11js #121).
  */
