@@ -243,8 +243,12 @@ class TokenKeyExchange implements KeyExchange {
       validateModpPublic(g, peerPublic);
       mech = { mechanism: P.CKM_DH_PKCS_DERIVE, parameter: Buffer.from(peerPublic) };
     } else {
+      // publicData as a DER OCTET STRING around 04|x|y, never the bare point: SoftHSM 2.6.1 guesses
+      // whether the bytes are DER, and a bare point whose first x byte happens to equal the
+      // remaining length was misread as DER (seen as CKR_GENERAL_ERROR about once in 250 P-192
+      // exchanges).
       const sec1 = validateEcpPublic(g, peerPublic);
-      mech = { mechanism: P.CKM_ECDH1_DERIVE, parameter: { type: P.CK_PARAMS_EC_DH, kdf: P.CKD_NULL, publicData: sec1 } as P.ECDH1 };
+      mech = { mechanism: P.CKM_ECDH1_DERIVE, parameter: { type: P.CK_PARAMS_EC_DH, kdf: P.CKD_NULL, publicData: derOctetString(sec1) } as P.ECDH1 };
     }
     const keep = this.options.keepSecretOnToken;
     // CKA_VALUE_LEN = the full group size: shorter values keep the trailing bytes (§3, §4).
@@ -281,4 +285,11 @@ class TokenKeyExchange implements KeyExchange {
     this.token.countOperation();
     this.token.unretain();
   }
+}
+
+/** DER OCTET STRING encoding of `value` (short or long definite length). */
+function derOctetString(value: Buffer): Buffer {
+  const n = value.length;
+  const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([0x04]), len, value]);
 }
