@@ -16,8 +16,14 @@ export interface Pkcs11Settings {
   keepSecretOnToken?: boolean;
   /** Random numbers from C_GenerateRandom. */
   tokenRandom?: boolean;
-  /** Re-initialise the library after this many key exchanges (SoftHSM 2.6.1 memory retention). */
+  /** Re-initialise the library after this many token operations (SoftHSM 2.6.1 memory retention). */
   reinitializeAfter?: number;
+  /**
+   * Key generation and derivation through pkcs11js' async calls (default true: the event loop is
+   * not blocked). pkcs11js 2.1.7 leaks the copied templates of those calls (its issue #120,
+   * 2-3 KB per DH exchange measured here), so a long-running daemon on SoftHSM may prefer false.
+   */
+  asyncKeyOps?: boolean;
 }
 
 export interface BackendOptions {

@@ -66,6 +66,7 @@ async function openPkcs11(settings: Pkcs11Settings): Promise<CryptoBackend> {
     return openPkcs11Backend({
       module: settings.module ?? findSoftHsmModule(), tokenLabel: settings.tokenLabel, pin: settings.pin,
       keepSecretOnToken: settings.keepSecretOnToken, tokenRandom: settings.tokenRandom, reinitializeAfter: settings.reinitializeAfter,
+      asyncKeyOps: settings.asyncKeyOps,
     });
   }
   const dir = mkdtempSync(join(tmpdir(), 'oakley-token-'));
@@ -74,6 +75,7 @@ async function openPkcs11(settings: Pkcs11Settings): Promise<CryptoBackend> {
     const backend = await openPkcs11Backend({
       module: token.module, tokenLabel: token.label, pin: token.pin,
       keepSecretOnToken: settings.keepSecretOnToken, tokenRandom: settings.tokenRandom, reinitializeAfter: settings.reinitializeAfter,
+      asyncKeyOps: settings.asyncKeyOps,
     });
     return {
       ...backend,

@@ -13,8 +13,11 @@
  *                                                   SKEYID* through C_DigestKey (needs prf pkcs11).
  *   pkcs11_token_random yes|no                      Oakley: random numbers from C_GenerateRandom.
  *   pkcs11_reinit_after N                           Oakley: re-initialise the PKCS#11 library
- *                                                   after N key exchanges (SoftHSM 2.6.1 keeps
+ *                                                   after N token operations (SoftHSM 2.6.1 keeps
  *                                                   destroyed objects in memory until then); 0 = never.
+ *   pkcs11_async_keyops yes|no                      Oakley: token key generation and derivation
+ *                                                   on the thread pool (default yes; "no" avoids
+ *                                                   pkcs11js' template leak but blocks the loop).
  *
  * Without any of these: key exchange, RSA and derivation on the native path (falling back to node
  * when the addon is missing), ciphers and random on node.
@@ -106,7 +109,8 @@ export function parseCryptoConfig(text: string, file: string): CryptoConfig {
       }
       case 'pkcs11_secret_on_token': pkcs11.keepSecretOnToken = YES_NO[word(t, 'yes or no', Object.keys(YES_NO))]; break;
       case 'pkcs11_token_random': pkcs11.tokenRandom = YES_NO[word(t, 'yes or no', Object.keys(YES_NO))]; break;
-      case 'pkcs11_reinit_after': pkcs11.reinitializeAfter = uint(t, 'a count of key exchanges', 0, 1_000_000_000); break;
+      case 'pkcs11_reinit_after': pkcs11.reinitializeAfter = uint(t, 'a count of token operations', 0, 1_000_000_000); break;
+      case 'pkcs11_async_keyops': pkcs11.asyncKeyOps = YES_NO[word(t, 'yes or no', Object.keys(YES_NO))]; break;
       default: break; // another global parameter: not ours to read here
     }
   }

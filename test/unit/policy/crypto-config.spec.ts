@@ -22,12 +22,13 @@ describe('ike/config crypto paths', () => {
     const c = parse([
       '# comment', 'crypto_path all node', 'pkcs11_path "/lib/p11.so" // trailing comment',
       'crypto_path ke native', 'crypto_path prf pkcs11', 'dh_exponent_bits full',
-      'pkcs11_token_random yes', 'pkcs11_reinit_after 5000',
+      'pkcs11_token_random yes', 'pkcs11_reinit_after 5000', 'pkcs11_async_keyops no',
     ].join('\n'));
     assert.deepEqual(c.paths, { ke: 'native', rsa: 'node', prf: 'pkcs11', cipher: 'node', random: 'node' });
     assert.equal(c.exponentBits, 'full');
     assert.equal(c.pkcs11.tokenRandom, true);
     assert.equal(c.pkcs11.reinitializeAfter, 5000);
+    assert.equal(c.pkcs11.asyncKeyOps, false);
   });
 
   it('skips other parameters and rule blocks, even when they mention our keywords in strings', () => {
