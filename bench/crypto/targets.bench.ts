@@ -84,28 +84,36 @@ export async function target1(o: TargetOptions, seam?: { nodeUs: number; nativeU
   if (!leftPad(nodeModexp(), m.group.size).equals(nativeModexp())) {
     return { id: 1, title, verdict: 'FAIL', summary: 'native and node modexp results differ', details: [], data: {} };
   }
+  // Paired rounds: node and native back to back (order alternating), one ratio per round, so slow
+  // drifts in machine load cancel; the verdict is on the median of the per-round ratios.
   const cells = [{ name: 'node', run: nodeModexp }, { name: 'native', run: nativeModexp }];
   const us: Record<string, number[]> = { node: [], native: [] };
-  const rounds = Math.max(o.samples, 5);
+  const ratios: number[] = [];
+  const rounds = Math.max(2 * o.samples + 1, o.quick ? 7 : 11);
+  const ms = Math.min(o.sampleMs, 250);
   for (let r = 0; r < rounds; r++) {
     for (const c of alternate(cells, r)) {
-      o.note(`target 1: ${c.name} modexp sample ${r + 1}/${rounds}`);
-      us[c.name].push((await sampleBenchmarkJsSync(`${c.name} modexp`, c.run, o.sampleMs)).us);
+      o.note(`target 1: ${c.name} modexp, round ${r + 1}/${rounds}`);
+      us[c.name].push((await sampleBenchmarkJsSync(`${c.name} modexp`, c.run, ms)).us);
     }
+    ratios.push(us.native[r] / us.node[r]);
   }
   const nodeUs = median(us.node);
   const nativeUs = median(us.native);
-  const ratio = nativeUs / nodeUs;
+  const ratio = median(ratios);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const q1 = sorted[Math.floor((sorted.length - 1) / 4)];
+  const q3 = sorted[Math.ceil((3 * (sorted.length - 1)) / 4)];
   const details = [
-    `node DiffieHellman.setPrivateKey+computeSecret: ${fmt(nodeUs)} µs/op (samples ${us.node.map((x) => fmt(x, 0)).join(' ')})`,
-    `native ModpContext.modexp:                      ${fmt(nativeUs)} µs/op (samples ${us.native.map((x) => fmt(x, 0)).join(' ')})`,
-    `timed with benchmark.js (sync), ${rounds} alternating samples each; PASS when native/node <= ${T1_TOLERANCE} (noise band: same OpenSSL code)`,
+    `node DiffieHellman.setPrivateKey+computeSecret: median ${fmt(nodeUs)} µs/op (rounds ${us.node.map((x) => fmt(x, 0)).join(' ')})`,
+    `native ModpContext.modexp:                      median ${fmt(nativeUs)} µs/op (rounds ${us.native.map((x) => fmt(x, 0)).join(' ')})`,
+    `per-round native/node: median ${fmt(ratio, 3)}, quartiles ${fmt(q1, 3)}..${fmt(q3, 3)}; benchmark.js (sync), ${rounds} paired rounds of ~${ms} ms; ` +
+      `PASS when the median ratio <= ${T1_TOLERANCE} (noise band: same OpenSSL code)`,
   ];
-  if (seam) details.push(`seam level (KE create + g^xy, from the table): node ${fmt(seam.nodeUs)} µs, native ${fmt(seam.nativeUs)} µs, native/node ${fmt(seam.nativeUs / seam.nodeUs, 3)}`);
   return {
     id: 1, title, verdict: ratio <= T1_TOLERANCE ? 'PASS' : 'FAIL',
-    summary: `native ${fmt(nativeUs)} µs vs node ${fmt(nodeUs)} µs per ${m.bits}-bit-exponent modexp: native/node = ${fmt(ratio, 3)}`,
-    details, data: { exponentBits: m.bits, nodeUs, nativeUs, ratio, tolerance: T1_TOLERANCE, samples: us, seam },
+    summary: `native ${fmt(nativeUs)} µs vs node ${fmt(nodeUs)} µs per ${m.bits}-bit-exponent modexp: native/node = ${fmt(ratio, 3)} (median of paired rounds)`,
+    details, data: { exponentBits: m.bits, nodeUs, nativeUs, ratio, ratios, tolerance: T1_TOLERANCE, samples: us, seam },
   };
 }
 
@@ -224,6 +232,10 @@ export async function target2(o: TargetOptions): Promise<TargetResult> {
       `pair ${control.pairMs.map((x) => fmt(x, 0)).join('/')} ms) — ${control.scaling >= 1.8 ? 'the second core is available' : 'the second core is NOT fully available to this process right now'}`,
     `K=4 scaling relative to what the OS gave the control: ${fmt(ratio / control.scaling, 2)} (1.0 = the pool used all the parallelism there was)`,
   ];
+  if (ratio > 2.1) {
+    details.push(`note: ${fmt(ratio, 2)}x is above the 2-core ideal — other load depressed the 1-in-flight rate (the kernel shares CPU ` +
+      'per thread, so 2 busy pool threads win more of a contended machine than 1); read it as "scales", not as the exact factor');
+  }
   let verdict: Verdict = ratio >= T2_TARGET ? 'PASS' : 'FAIL';
   let summary = `K=4 in flight ${fmt(k4, 0)} ops/s vs K=1 ${fmt(k1, 0)} ops/s: ${fmt(ratio, 2)}x (K=8: ${fmt(k8 / k1, 2)}x)`;
   if (verdict === 'FAIL' && control.scaling < T2_TARGET) {

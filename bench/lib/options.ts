@@ -4,7 +4,7 @@
  *   BACKENDS / --backends=node,native,pkcs11   paths to measure (default: all three)
  *   OPS      / --ops=modp14,rsa2048,hmac       op filter: comma list; an entry matches an op id
  *                                              exactly or as a prefix ("rsa2048" = sign and verify)
- *   SAMPLES  / --samples=N                     alternating samples per cell (default 5, quick 3)
+ *   SAMPLES  / --samples=N                     alternating samples per cell (default 7, quick 3)
  *   SAMPLE_MS / --sample-ms=N                  target length of one sample (default 400, quick 120)
  *   QUICK=1  / --quick                         few samples, a subset of ops, shorter targets (< ~60 s)
  *   OPENSSL=0 / --no-openssl                   skip the `openssl speed` reference
@@ -74,7 +74,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, be
     quick,
     backends: backends as CryptoPath[],
     ops: list(get('ops', 'OPS')) ?? (quick ? QUICK_OPS : null),
-    samples: int('SAMPLES', get('samples', 'SAMPLES'), 1, 100) ?? (quick ? 3 : 5),
+    samples: int('SAMPLES', get('samples', 'SAMPLES'), 1, 100) ?? (quick ? 3 : 7),
     sampleMs: int('SAMPLE_MS', get('sample-ms', 'SAMPLE_MS'), 10, 10_000) ?? (quick ? 120 : 400),
     openssl: !noOpenssl && (bool(env.OPENSSL) ?? true),
     opensslRuns: int('OPENSSL_RUNS', get('openssl-runs', 'OPENSSL_RUNS'), 1, 9) ?? (quick ? 1 : 3),
