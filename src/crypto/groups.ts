@@ -195,14 +195,32 @@ function invalidKe(group: DhGroup, why: string): OakleyError {
 /**
  * Validates a peer's MODP KE payload data: exactly |p| bytes (RFC 2409 §5 and RFC 7296 §3.4 ask
  * for the value left-padded to the prime length) and 1 < y < p-1, which excludes the degenerate
- * values 0, 1 and p-1 (RFC 6989 §2.1). Returns y as a bigint.
+ * values 0, 1 and p-1 (RFC 6989 §2.1). For the RFC 5114 groups, whose p-1 has small factors, y must
+ * also lie in the order-q subgroup, y^q = 1 mod p (RFC 6989 §2.2). Returns y as a bigint.
  */
 export function validateModpPublic(group: ModpGroup, y: Buffer): bigint {
   if (y.length !== group.size) throw invalidKe(group, `length ${y.length} bytes, expected ${group.size}`);
   const v = bufToBig(y);
   if (v <= 1n) throw invalidKe(group, 'value is 0 or 1');
   if (v >= group.pBig - 1n) throw invalidKe(group, 'value is p-1 or not below p');
+  if (group.qBig !== undefined && modPow(v, group.qBig, group.pBig) !== 1n) {
+    throw invalidKe(group, 'value is not in the prime-order subgroup (y^q != 1 mod p)');
+  }
   return v;
+}
+
+/**
+ * Square-and-multiply over bigints. Variable time: only for PUBLIC exponents (the subgroup
+ * check above); secret exponents go through the constant-time code of each path.
+ */
+function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
+  let r = 1n;
+  let b = base % mod;
+  for (let e = exp; e > 0n; e >>= 1n) {
+    if (e & 1n) r = (r * b) % mod;
+    b = (b * b) % mod;
+  }
+  return r;
 }
 
 /**

@@ -8,6 +8,8 @@ import {
 } from '../../../src/crypto/groups';
 import { OakleyError } from '../../../src/util/errors';
 
+const leftPadTo = (b: Buffer, n: number) => Buffer.concat([Buffer.alloc(n - b.length), b]);
+
 const modp = (id: number) => getGroup(id) as ModpGroup;
 const ecp = (id: number) => getGroup(id) as EcpGroup;
 
@@ -54,6 +56,16 @@ describe('DH groups', () => {
     }
     assert.throws(() => validateModpPublic(g, Buffer.alloc(255, 1)), /length 255 bytes, expected 256/);
     assert.equal(validateModpPublic(g, bigToBuf(2n, g.size)), 2n);
+  });
+
+  it('requires RFC 5114 peer values to lie in the order-q subgroup (RFC 6989 §2.2)', () => {
+    for (const id of [22, 23, 24]) {
+      const g = modp(id);
+      const gen = validateModpPublic(g, leftPadTo(g.g, g.size)); // g itself generates the subgroup
+      assert.ok(gen > 1n);
+      // 2 is not in the subgroup of any of these groups (the published vectors' values are).
+      assert.throws(() => validateModpPublic(g, bigToBuf(2n, g.size)), /not in the prime-order subgroup/, `group ${id}`);
+    }
   });
 
   it('validates ECP peer values: on the curve, coordinates below p, exact length', () => {
