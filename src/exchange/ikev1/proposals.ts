@@ -1,0 +1,921 @@
+/**
+ * SA proposals for IKEv1: building what the initiator offers and choosing what the responder
+ * accepts. Pure functions over the decoded model of src/wire/ikev1/types.ts.
+ *
+ *   Phase 1: RFC 2409 §5 (one proposal, KEY_IKE transforms), App. A attributes;
+ *            Solaris behaviour solaris-ike.md §5.5 step 6 (initiator) and §5.6 (responder).
+ *   Phase 2: RFC 2409 §5.5, IPsec DOI attributes RFC 2407 §4.5, RESPONDER-LIFETIME §4.6.3.1,
+ *            UDP-encapsulated modes RFC 3947 §5.3, AES-GCM RFC 4106 §8; Solaris §5.5 step 7, §5.7.
+ *
+ * Selection failures throw OakleyError IKE_ERR_NO_PROPOSAL_CHOSEN whose `detail.reasons` lists,
+ * per received proposal/transform, why it was refused (for the log and `ikeadm`), and
+ * `detail.notify` the ISAKMP notify to send (NO-PROPOSAL-CHOSEN, or BAD-PROPOSAL-SYNTAX for a
+ * structurally wrong SA payload).
+ */
+import { OakleyError } from '../../util/errors';
+import {
+  Doi,
+  EncapsulationMode,
+  EspTransform,
+  IkeAttr,
+  IkeAuth,
+  IkeEncr,
+  IkeHash,
+  IpsecAttr,
+  IpsecAuth,
+  IsakmpTransformId,
+  LifeType,
+  NotifyType,
+  ProtocolId,
+  Situation,
+  nameOf,
+} from '../../wire/ikev1/iana';
+import { PayloadType, type Attribute, type NotifyPayload, type Proposal, type SaPayload, type Transform } from '../../wire/ikev1/types';
+
+export const ProposalErr = {
+  NO_PROPOSAL_CHOSEN: 'IKE_ERR_NO_PROPOSAL_CHOSEN',
+  BAD_PROPOSAL_SYNTAX: 'IKE_ERR_BAD_PROPOSAL_SYNTAX',
+  /** The local configuration leaves nothing to propose, or is inconsistent. */
+  BAD_POLICY: 'IKE_ERR_BAD_POLICY',
+  /** The responder's reply does not match anything offered (RFC 2408 §4.2: it must not alter it). */
+  BAD_REPLY: 'IKE_ERR_BAD_PROPOSAL_REPLY',
+  MALFORMED_NOTIFY: 'IKE_ERR_MALFORMED_NOTIFY',
+} as const;
+
+/** Why one received proposal or transform was refused. */
+export interface RefusalReason {
+  readonly proposal: number;
+  /** Transform number, absent when the whole proposal (bundle) was refused. */
+  readonly transform?: number;
+  readonly reason: string;
+}
+
+/** An inclusive key length range in bits. */
+export interface KeyLengthRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** RFC 2407 §4.5: with no lifetime attribute the SA lifetime is 28800 seconds. */
+export const DEFAULT_SA_LIFETIME_SECS = 28800;
+
+// =============================================================================================
+// Attribute helpers
+// TODO(wire): switch the byte codec below to src/wire/ikev1/payloads/data-attribute.ts
+// (encodeAttributes/decodeAttributes/attributeNumber) once it is committed; keep the semantics.
+// =============================================================================================
+
+/** Numeric value of an attribute: TV value, or a TLV of at most 6 significant octets. */
+export function attrNumber(a: Attribute): number | undefined {
+  if (typeof a.value === 'number') return a.value;
+  if (a.value.length === 0) return undefined;
+  let i = 0;
+  while (i < a.value.length && a.value[i] === 0) i++;
+  const sig = a.value.length - i;
+  if (sig === 0) return 0;
+  if (sig > 6) return undefined;
+  return a.value.readUIntBE(i, sig);
+}
+
+/** RFC 2408 §3.3 data attributes to bytes (TV when the number fits 16 bits, else TLV). */
+export function encodeAttributeBytes(attrs: readonly Attribute[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const a of attrs) {
+    if (typeof a.value === 'number' && a.value <= 0xffff) {
+      const b = Buffer.alloc(4);
+      b.writeUInt16BE(0x8000 | a.type, 0);
+      b.writeUInt16BE(a.value, 2);
+      parts.push(b);
+    } else {
+      let v: Buffer;
+      if (typeof a.value === 'number') {
+        let n = 1;
+        while (a.value >= 2 ** (8 * n)) n++;
+        v = Buffer.alloc(n);
+        v.writeUIntBE(a.value, 0, n);
+      } else v = a.value;
+      const h = Buffer.alloc(4);
+      h.writeUInt16BE(a.type & 0x7fff, 0);
+      h.writeUInt16BE(v.length, 2);
+      parts.push(h, v);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+/** Bytes to RFC 2408 §3.3 data attributes. @throws OakleyError IKE_ERR_MALFORMED_NOTIFY */
+export function decodeAttributeBytes(buf: Buffer): Attribute[] {
+  const out: Attribute[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    if (buf.length - pos < 4) throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `attribute header truncated at offset ${pos}`, { offset: pos });
+    const word = buf.readUInt16BE(pos);
+    const second = buf.readUInt16BE(pos + 2);
+    pos += 4;
+    if (word & 0x8000) {
+      out.push({ type: word & 0x7fff, value: second });
+    } else {
+      if (second > buf.length - pos) {
+        throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `attribute ${word} length ${second} exceeds the ${buf.length - pos} bytes left`, { offset: pos - 4 });
+      }
+      out.push({ type: word, value: Buffer.from(buf.subarray(pos, pos + second)) });
+      pos += second;
+    }
+  }
+  return out;
+}
+
+/** Life type/duration pairs (RFC 2409 App. A, RFC 2407 §4.5) as an attribute list. */
+function lifeAttributes(typeAttr: number, durationAttr: number, seconds?: number, kilobytes?: number): Attribute[] {
+  const out: Attribute[] = [];
+  if (seconds !== undefined && seconds > 0) out.push({ type: typeAttr, value: LifeType.SECONDS }, { type: durationAttr, value: seconds });
+  if (kilobytes !== undefined && kilobytes > 0) out.push({ type: typeAttr, value: LifeType.KILOBYTES }, { type: durationAttr, value: kilobytes });
+  return out;
+}
+
+/**
+ * Reads life type/duration pairs. A duration must follow its type; a type may appear once.
+ * @returns the lifetimes, or a refusal text
+ */
+function readLife(
+  attrs: readonly Attribute[],
+  typeAttr: number,
+  durationAttr: number,
+): { seconds?: number; kilobytes?: number } | string {
+  let pending: number | undefined;
+  const res: { seconds?: number; kilobytes?: number } = {};
+  for (const a of attrs) {
+    if (a.type === typeAttr) {
+      if (pending !== undefined) return 'life type without a life duration';
+      const t = attrNumber(a);
+      if (t !== LifeType.SECONDS && t !== LifeType.KILOBYTES) return `life type ${t} not supported`;
+      if ((t === LifeType.SECONDS ? res.seconds : res.kilobytes) !== undefined) return `life type ${nameOf(LifeType, t)} repeated`;
+      pending = t;
+    } else if (a.type === durationAttr) {
+      if (pending === undefined) return 'life duration without a life type';
+      const d = attrNumber(a);
+      if (d === undefined || d === 0) return 'life duration is empty, zero or too large';
+      if (pending === LifeType.SECONDS) res.seconds = d;
+      else res.kilobytes = d;
+      pending = undefined;
+    }
+  }
+  if (pending !== undefined) return 'life type without a life duration';
+  return res;
+}
+
+function inRange(len: number, r: KeyLengthRange): boolean {
+  return len >= r.min && len <= r.max;
+}
+
+/** AES key sizes in a range, high to low (256, 192, 128), as Solaris proposes them. */
+export function aesKeySizes(r: KeyLengthRange = { min: 128, max: 256 }): number[] {
+  return [256, 192, 128].filter((k) => inRange(k, r));
+}
+
+function checkAesRange(r: KeyLengthRange | undefined, what: string): void {
+  if (!r) return;
+  if (![128, 192, 256].includes(r.min) || ![128, 192, 256].includes(r.max) || r.min > r.max) {
+    throw new OakleyError(ProposalErr.BAD_POLICY, `${what}: invalid AES key size range ${r.min}..${r.max}`);
+  }
+}
+
+function noChoice(what: string, reasons: RefusalReason[]): OakleyError {
+  const summary = reasons.map((r) => `#${r.proposal}${r.transform !== undefined ? '.' + r.transform : ''}: ${r.reason}`).join('; ');
+  return new OakleyError(ProposalErr.NO_PROPOSAL_CHOSEN, `${what}: no proposal chosen (${summary || 'nothing offered'})`, {
+    reasons,
+    notify: NotifyType.NO_PROPOSAL_CHOSEN,
+  });
+}
+
+function badSyntax(msg: string): OakleyError {
+  return new OakleyError(ProposalErr.BAD_PROPOSAL_SYNTAX, msg, { notify: NotifyType.BAD_PROPOSAL_SYNTAX });
+}
+
+// =============================================================================================
+// Phase 1
+// =============================================================================================
+
+export type P1Encr = 'aes' | '3des' | 'des' | 'blowfish';
+export type P1Hash = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512';
+export type P1Auth = 'preshared' | 'rsa_sig';
+
+/** One `p1_xform` of a rule (solaris-ike.md §1.6). */
+export interface P1Transform {
+  readonly encr: P1Encr;
+  /** AES only: bounds in {128, 192, 256}; absent = 128..256 (plain `aes`). */
+  readonly keyLengths?: KeyLengthRange;
+  readonly hash: P1Hash;
+  readonly auth: P1Auth;
+  readonly group: number;
+  /** p1_lifetime_secs (default 3600, minimum 60 — enforced by the config parser). */
+  readonly lifetimeSeconds: number;
+}
+
+/** The Phase 1 algorithms agreed for an ISAKMP SA. */
+export interface P1Negotiated {
+  /** Number of the chosen transform in the initiator's proposal. */
+  readonly transformNumber: number;
+  readonly encr: P1Encr;
+  /** Cipher key length in bits (AES from KEY_LENGTH, 128 when absent; fixed for the others). */
+  readonly keyLength: number;
+  readonly hash: P1Hash;
+  readonly auth: P1Auth;
+  readonly group: number;
+  readonly lifetimeSeconds: number;
+  /** Only when the initiator proposed one; Solaris enforces no KiB limit on Phase 1 (§5.6). */
+  readonly lifetimeKilobytes?: number;
+}
+
+const P1_ENCR: Record<P1Encr, number> = { aes: IkeEncr.AES_CBC, '3des': IkeEncr['3DES_CBC'], des: IkeEncr.DES_CBC, blowfish: IkeEncr.BLOWFISH_CBC };
+const P1_FIXED_KEY: Record<Exclude<P1Encr, 'aes'>, number> = { '3des': 192, des: 64, blowfish: 128 };
+const P1_HASH: Record<P1Hash, number> = { md5: IkeHash.MD5, sha1: IkeHash.SHA, sha256: IkeHash.SHA2_256, sha384: IkeHash.SHA2_384, sha512: IkeHash.SHA2_512 };
+const P1_AUTH: Record<P1Auth, number> = { preshared: IkeAuth.PRE_SHARED_KEY, rsa_sig: IkeAuth.RSA_SIGNATURES };
+
+function reverse<K extends string>(m: Record<K, number>): Map<number, K> {
+  return new Map(Object.entries(m).map(([k, v]) => [v as number, k as K]));
+}
+const P1_ENCR_BY_ID = reverse(P1_ENCR);
+const P1_HASH_BY_ID = reverse(P1_HASH);
+const P1_AUTH_BY_ID = reverse(P1_AUTH);
+
+/**
+ * Groups the daemon proposes and accepts (solaris-ike.md §6.2): 1, 2, 5, 14–26. Groups 3 and 4
+ * (EC2N) parse in the config but are never proposed or accepted.
+ */
+export const P1_SUPPORTED_GROUPS: readonly number[] = [1, 2, 5, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
+
+export interface P1BuildOptions {
+  /** Groups the crypto backend can do (default P1_SUPPORTED_GROUPS); others are skipped. */
+  readonly supportedGroups?: readonly number[];
+}
+
+/**
+ * The initiator's Phase 1 SA payload (solaris-ike.md §5.5 step 6): one ISAKMP proposal, one
+ * KEY_IKE transform per configured transform in rule order, an AES range expanded high to low
+ * (256, 192, 128). Each transform carries auth method, hash, cipher, [key length], group,
+ * life type seconds and life duration. Transforms with an unsupported group are skipped.
+ *
+ * @throws OakleyError IKE_ERR_BAD_POLICY when nothing is left to propose or a range is invalid
+ */
+export function buildP1SaPayload(xforms: readonly P1Transform[], opts: P1BuildOptions = {}): SaPayload {
+  const groups = opts.supportedGroups ?? P1_SUPPORTED_GROUPS;
+  const transforms: Transform[] = [];
+  for (const x of xforms) {
+    if (!groups.includes(x.group) || !P1_SUPPORTED_GROUPS.includes(x.group)) continue;
+    if (x.encr !== 'aes' && x.keyLengths) throw new OakleyError(ProposalErr.BAD_POLICY, 'Cannot specify key size on non-AES ciphers.');
+    checkAesRange(x.keyLengths, 'p1_xform');
+    const sizes: (number | undefined)[] = x.encr === 'aes' ? aesKeySizes(x.keyLengths) : [undefined];
+    for (const size of sizes) {
+      const attrs: Attribute[] = [
+        { type: IkeAttr.AUTHENTICATION_METHOD, value: P1_AUTH[x.auth] },
+        { type: IkeAttr.HASH_ALGORITHM, value: P1_HASH[x.hash] },
+        { type: IkeAttr.ENCRYPTION_ALGORITHM, value: P1_ENCR[x.encr] },
+      ];
+      if (size !== undefined) attrs.push({ type: IkeAttr.KEY_LENGTH, value: size });
+      attrs.push({ type: IkeAttr.GROUP_DESCRIPTION, value: x.group });
+      attrs.push(...lifeAttributes(IkeAttr.LIFE_TYPE, IkeAttr.LIFE_DURATION, x.lifetimeSeconds));
+      transforms.push({ number: transforms.length + 1, id: IsakmpTransformId.KEY_IKE, attributes: attrs });
+    }
+  }
+  if (transforms.length === 0) throw new OakleyError(ProposalErr.BAD_POLICY, 'no phase 1 transform can be proposed');
+  if (transforms.length > 255) throw new OakleyError(ProposalErr.BAD_POLICY, `too many phase 1 transforms (${transforms.length})`);
+  return {
+    type: PayloadType.SA,
+    doi: Doi.IPSEC,
+    situation: Situation.IDENTITY_ONLY,
+    situationData: Buffer.alloc(0),
+    proposals: [{ number: 1, protocol: ProtocolId.ISAKMP, spi: Buffer.alloc(0), transforms }],
+  };
+}
+
+/** A received Phase 1 transform, decoded. */
+export interface P1Offer {
+  readonly encr: P1Encr;
+  readonly keyLength: number;
+  readonly hash: P1Hash;
+  readonly auth: P1Auth;
+  readonly group: number;
+  readonly lifetimeSeconds: number;
+  readonly lifetimeKilobytes?: number;
+}
+
+/**
+ * Decodes the attributes of one KEY_IKE transform (RFC 2409 App. A).
+ * @returns the offer, or the text of why it cannot be accepted
+ */
+export function decodeP1Transform(t: Transform, supportedGroups: readonly number[] = P1_SUPPORTED_GROUPS): P1Offer | string {
+  if (t.id !== IsakmpTransformId.KEY_IKE) return `transform ID ${t.id} is not KEY_IKE`;
+  let encr: P1Encr | undefined;
+  let hash: P1Hash | undefined;
+  let auth: P1Auth | undefined;
+  let group: number | undefined;
+  let keyLength: number | undefined;
+  const seen = new Set<number>();
+  for (const a of t.attributes) {
+    if (a.type === IkeAttr.LIFE_TYPE || a.type === IkeAttr.LIFE_DURATION) continue;
+    if (seen.has(a.type)) return `attribute ${nameOf(IkeAttr, a.type)} repeated`;
+    seen.add(a.type);
+    const v = attrNumber(a);
+    switch (a.type) {
+      case IkeAttr.ENCRYPTION_ALGORITHM:
+        encr = P1_ENCR_BY_ID.get(v ?? -1);
+        if (!encr) return `encryption algorithm ${nameOf(IkeEncr, v ?? -1)} not supported`;
+        break;
+      case IkeAttr.HASH_ALGORITHM:
+        hash = P1_HASH_BY_ID.get(v ?? -1);
+        if (!hash) return `hash algorithm ${nameOf(IkeHash, v ?? -1)} not supported`;
+        break;
+      case IkeAttr.AUTHENTICATION_METHOD:
+        auth = P1_AUTH_BY_ID.get(v ?? -1);
+        if (!auth) return `authentication method ${nameOf(IkeAuth, v ?? -1)} not supported`;
+        break;
+      case IkeAttr.GROUP_DESCRIPTION:
+        if (v === undefined || !supportedGroups.includes(v)) return `group ${v} not supported`;
+        group = v;
+        break;
+      case IkeAttr.KEY_LENGTH:
+        if (v === undefined || v === 0) return 'empty key length';
+        keyLength = v;
+        break;
+      case IkeAttr.GROUP_TYPE:
+      case IkeAttr.GROUP_PRIME:
+      case IkeAttr.GROUP_GENERATOR_ONE:
+      case IkeAttr.GROUP_GENERATOR_TWO:
+      case IkeAttr.GROUP_CURVE_A:
+      case IkeAttr.GROUP_CURVE_B:
+      case IkeAttr.GROUP_ORDER:
+        return 'private (New Group Mode) groups not supported';
+      case IkeAttr.PRF:
+        return 'PRF attribute not supported';
+      default:
+        return `attribute ${nameOf(IkeAttr, a.type)} not supported`;
+    }
+  }
+  if (!encr) return 'no encryption algorithm';
+  if (!hash) return 'no hash algorithm';
+  if (!auth) return 'no authentication method';
+  if (group === undefined) return 'no group description';
+  const life = readLife(t.attributes, IkeAttr.LIFE_TYPE, IkeAttr.LIFE_DURATION);
+  if (typeof life === 'string') return life;
+  if (encr === 'aes') {
+    // solaris-ike.md §5.6: an AES transform without a key length is treated as 128.
+    keyLength ??= 128;
+    if (![128, 192, 256].includes(keyLength)) return `AES key length ${keyLength} invalid`;
+  } else {
+    if (keyLength !== undefined && keyLength !== P1_FIXED_KEY[encr]) return `key length ${keyLength} invalid for ${encr}`;
+    keyLength = P1_FIXED_KEY[encr];
+  }
+  return {
+    encr,
+    keyLength,
+    hash,
+    auth,
+    group,
+    lifetimeSeconds: life.seconds ?? DEFAULT_SA_LIFETIME_SECS,
+    ...(life.kilobytes !== undefined ? { lifetimeKilobytes: life.kilobytes } : {}),
+  };
+}
+
+function p1Matches(o: P1Offer, x: P1Transform): string | undefined {
+  if (o.encr !== x.encr) return `cipher ${o.encr} != ${x.encr}`;
+  if (o.hash !== x.hash) return `hash ${o.hash} != ${x.hash}`;
+  if (o.auth !== x.auth) return `auth method ${o.auth} != ${x.auth}`;
+  if (o.group !== x.group) return `group ${o.group} != ${x.group}`;
+  if (x.encr === 'aes') {
+    const r = x.keyLengths ?? { min: 128, max: 256 };
+    if (!inRange(o.keyLength, r)) return `AES key length ${o.keyLength} outside ${r.min}..${r.max}`;
+  }
+  return undefined;
+}
+
+export interface P1SelectOptions {
+  readonly supportedGroups?: readonly number[];
+  /**
+   * 'accept' (Solaris S11, default): the initiator's lifetime is used as proposed, not capped
+   * (solaris-ike.md §5.6). 'cap': use min(proposed, local) and report it in `responderLifetime`.
+   */
+  readonly lifetimePolicy?: 'accept' | 'cap';
+}
+
+export interface P1Selection {
+  readonly negotiated: P1Negotiated;
+  /** The received transform, unchanged (RFC 2408 §4.2 the responder echoes it). */
+  readonly transform: Transform;
+  /** Index in `own` of the local transform that matched (to pick the rule). */
+  readonly localIndex: number;
+  /** The responder's SA payload: the single proposal with only the chosen transform. */
+  readonly reply: SaPayload;
+  /** Set when the responder shortened the lifetime (send RESPONDER-LIFETIME). */
+  readonly responderLifetime?: { readonly seconds: number };
+}
+
+function checkPhase1Structure(sa: SaPayload): Proposal {
+  if (sa.doi !== Doi.IPSEC) throw new OakleyError(ProposalErr.BAD_PROPOSAL_SYNTAX, `DOI ${sa.doi} not supported`, { notify: NotifyType.DOI_NOT_SUPPORTED });
+  // RFC 2409 §5: "there MUST NOT be multiple Proposal Payloads for a single SA payload".
+  if (sa.proposals.length !== 1) throw badSyntax(`phase 1 SA payload has ${sa.proposals.length} proposals, must have exactly 1`);
+  const p = sa.proposals[0];
+  if (p.protocol !== ProtocolId.ISAKMP) throw badSyntax(`phase 1 proposal protocol ${nameOf(ProtocolId, p.protocol)} is not ISAKMP`);
+  if (p.transforms.length === 0) throw badSyntax('phase 1 proposal has no transforms');
+  return p;
+}
+
+/**
+ * Responder's choice (solaris-ike.md §5.6): the FIRST received transform that matches one of the
+ * local transforms exactly on auth method, hash, cipher and group, with the key length inside the
+ * local AES range. Unsupported transforms are skipped with a reason. Lifetimes are not compared.
+ *
+ * @param sa the initiator's SA payload
+ * @param own local transforms (of the rules still matching the addresses), in order
+ * @throws OakleyError IKE_ERR_NO_PROPOSAL_CHOSEN (detail.reasons) or IKE_ERR_BAD_PROPOSAL_SYNTAX
+ */
+export function selectP1Transform(sa: SaPayload, own: readonly P1Transform[], opts: P1SelectOptions = {}): P1Selection {
+  const p = checkPhase1Structure(sa);
+  const reasons: RefusalReason[] = [];
+  for (const t of p.transforms) {
+    const offer = decodeP1Transform(t, opts.supportedGroups ?? P1_SUPPORTED_GROUPS);
+    if (typeof offer === 'string') {
+      reasons.push({ proposal: p.number, transform: t.number, reason: offer });
+      continue;
+    }
+    const mismatches: string[] = [];
+    const idx = own.findIndex((x) => {
+      const why = p1Matches(offer, x);
+      if (why) mismatches.push(why);
+      return why === undefined;
+    });
+    if (idx < 0) {
+      reasons.push({ proposal: p.number, transform: t.number, reason: own.length ? `no local match (${mismatches.join(', ')})` : 'no local transforms' });
+      continue;
+    }
+    let lifetimeSeconds = offer.lifetimeSeconds;
+    let responderLifetime: { seconds: number } | undefined;
+    if (opts.lifetimePolicy === 'cap' && own[idx].lifetimeSeconds < lifetimeSeconds) {
+      lifetimeSeconds = own[idx].lifetimeSeconds;
+      responderLifetime = { seconds: lifetimeSeconds };
+    }
+    const negotiated: P1Negotiated = { transformNumber: t.number, ...offer, lifetimeSeconds };
+    return {
+      negotiated,
+      transform: t,
+      localIndex: idx,
+      reply: { ...sa, proposals: [{ ...p, transforms: [t] }] },
+      ...(responderLifetime ? { responderLifetime } : {}),
+    };
+  }
+  throw noChoice('phase 1', reasons);
+}
+
+/**
+ * Initiator's check of the responder's Phase 1 SA payload: exactly one proposal with one
+ * transform, which must be one of the offered transforms with identical attributes.
+ * @returns the negotiated algorithms
+ * @throws OakleyError IKE_ERR_BAD_PROPOSAL_REPLY
+ */
+export function acceptP1Reply(offered: SaPayload, reply: SaPayload): P1Negotiated {
+  if (reply.proposals.length !== 1 || reply.proposals[0].transforms.length !== 1) {
+    throw new OakleyError(ProposalErr.BAD_REPLY, 'phase 1 reply must hold one proposal with one transform', { notify: NotifyType.BAD_PROPOSAL_SYNTAX });
+  }
+  const rt = reply.proposals[0].transforms[0];
+  const ot = offered.proposals[0]?.transforms.find((t) => t.number === rt.number);
+  if (!ot || ot.id !== rt.id || !sameAttributes(ot.attributes, rt.attributes)) {
+    throw new OakleyError(ProposalErr.BAD_REPLY, `phase 1 reply transform #${rt.number} was not offered as such`, { notify: NotifyType.NO_PROPOSAL_CHOSEN });
+  }
+  const offer = decodeP1Transform(rt);
+  if (typeof offer === 'string') throw new OakleyError(ProposalErr.BAD_REPLY, `phase 1 reply: ${offer}`, { notify: NotifyType.NO_PROPOSAL_CHOSEN });
+  return { transformNumber: rt.number, ...offer };
+}
+
+function sameAttributes(a: readonly Attribute[], b: readonly Attribute[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => x.type === b[i].type && attrNumber(x) === attrNumber(b[i]) &&
+    (typeof x.value === 'number' || typeof b[i].value === 'number' || (x.value as Buffer).equals(b[i].value as Buffer)));
+}
+
+// =============================================================================================
+// Phase 2 (Quick Mode), ESP only
+// =============================================================================================
+
+export type P2Encr = 'aes' | 'aes-gcm' | '3des';
+export type P2Auth = 'hmac-sha1' | 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
+export type P2Mode = 'tunnel' | 'transport';
+/** NAT-T encapsulation numbering: RFC 3947 (3/4) or the drafts (61443/61444); false = none. */
+export type NatTEncap = false | 'rfc3947' | 'draft';
+
+/** One ESP alternative (an ecomb, in Solaris terms). */
+export interface P2EspAlternative {
+  readonly encr: P2Encr;
+  /** AES/AES-GCM only; bounds in {128, 192, 256}; absent = 128..256. */
+  readonly keyLengths?: KeyLengthRange;
+  /** Integrity; must be absent with AES-GCM (combined mode, RFC 4106 §8.3). */
+  readonly auth?: P2Auth;
+  /** AES-GCM ICV length in octets (default 16). */
+  readonly icvLength?: 8 | 12 | 16;
+}
+
+export interface P2Policy {
+  /** Alternatives in preference order. */
+  readonly esp: readonly P2EspAlternative[];
+  /** Quick Mode PFS group (p2_pfs), absent/0 = no PFS. */
+  readonly pfsGroup?: number;
+  /** Hard lifetime in seconds. */
+  readonly lifetimeSeconds: number;
+  /** Hard lifetime in KiB (0/absent = not proposed / no limit). */
+  readonly lifetimeKilobytes?: number;
+  readonly mode: P2Mode;
+}
+
+export interface P2Negotiated {
+  readonly proposalNumber: number;
+  readonly transformNumber: number;
+  /** ESP transform ID (RFC 2407 §4.4.4 / RFC 4106). */
+  readonly espTransformId: number;
+  readonly encr: P2Encr;
+  readonly keyLength: number;
+  readonly auth?: P2Auth;
+  readonly icvLength?: 8 | 12 | 16;
+  readonly pfsGroup?: number;
+  readonly mode: P2Mode;
+  readonly udpEncapsulated: boolean;
+  /** Hard lifetimes agreed (responder: after lowering). 0 = none. */
+  readonly lifetimeSeconds: number;
+  readonly lifetimeKilobytes: number;
+}
+
+const P2_AUTH: Record<P2Auth, number> = {
+  'hmac-sha1': IpsecAuth.HMAC_SHA,
+  'hmac-sha256': IpsecAuth.HMAC_SHA2_256,
+  'hmac-sha384': IpsecAuth.HMAC_SHA2_384,
+  'hmac-sha512': IpsecAuth.HMAC_SHA2_512,
+};
+const P2_AUTH_BY_ID = reverse(P2_AUTH);
+const GCM_ID: Record<8 | 12 | 16, number> = { 8: EspTransform.AES_GCM_8, 12: EspTransform.AES_GCM_12, 16: EspTransform.AES_GCM_16 };
+
+function espTransformId(a: P2EspAlternative): number {
+  if (a.encr === 'aes') return EspTransform.AES;
+  if (a.encr === '3des') return EspTransform['3DES'];
+  return GCM_ID[a.icvLength ?? 16];
+}
+
+/** The encapsulation mode value for a mode and NAT-T state (RFC 2407 §4.5, RFC 3947 §5.3). */
+export function encapsulationValue(mode: P2Mode, natT: NatTEncap): number {
+  if (natT === 'rfc3947') return mode === 'tunnel' ? EncapsulationMode.UDP_ENCAPSULATED_TUNNEL : EncapsulationMode.UDP_ENCAPSULATED_TRANSPORT;
+  if (natT === 'draft') return mode === 'tunnel' ? EncapsulationMode.UDP_TUNNEL_DRAFT : EncapsulationMode.UDP_TRANSPORT_DRAFT;
+  return mode === 'tunnel' ? EncapsulationMode.TUNNEL : EncapsulationMode.TRANSPORT;
+}
+
+function decodeEncapsulation(v: number): { mode: P2Mode; udp: boolean } | undefined {
+  switch (v) {
+    case EncapsulationMode.TUNNEL: return { mode: 'tunnel', udp: false };
+    case EncapsulationMode.TRANSPORT: return { mode: 'transport', udp: false };
+    case EncapsulationMode.UDP_ENCAPSULATED_TUNNEL:
+    case EncapsulationMode.UDP_TUNNEL_DRAFT: return { mode: 'tunnel', udp: true };
+    case EncapsulationMode.UDP_ENCAPSULATED_TRANSPORT:
+    case EncapsulationMode.UDP_TRANSPORT_DRAFT: return { mode: 'transport', udp: true };
+    default: return undefined;
+  }
+}
+
+function validateP2Policy(policy: P2Policy): void {
+  if (policy.esp.length === 0) throw new OakleyError(ProposalErr.BAD_POLICY, 'phase 2 policy has no ESP alternative');
+  for (const a of policy.esp) {
+    if (a.encr === 'aes-gcm' && a.auth) throw new OakleyError(ProposalErr.BAD_POLICY, 'AES-GCM takes no separate integrity algorithm');
+    if (a.encr === '3des' && a.keyLengths) throw new OakleyError(ProposalErr.BAD_POLICY, 'Cannot specify key size on non-AES ciphers.');
+    if (a.encr !== 'aes-gcm' && a.icvLength !== undefined) throw new OakleyError(ProposalErr.BAD_POLICY, 'ICV length applies to AES-GCM only');
+    checkAesRange(a.keyLengths, 'phase 2');
+  }
+  if (!(policy.lifetimeSeconds > 0)) throw new OakleyError(ProposalErr.BAD_POLICY, 'phase 2 lifetime must be > 0 seconds');
+}
+
+export interface P2BuildOptions {
+  /** Our inbound SPI for this SA (4 octets, from KernelIpsec.getSpi). */
+  readonly spi: Buffer;
+  /** NAT-T in use: use the UDP-encapsulated modes. */
+  readonly natT?: NatTEncap;
+}
+
+/**
+ * The initiator's Quick Mode SA payload (solaris-ike.md §5.5 step 7): one ESP proposal per
+ * alternative (proposal numbers 1, 2, … = alternatives, RFC 2408 §4.2), an AES key range expanded
+ * into one transform per size (256, 192, 128). Each transform carries life type/duration in
+ * seconds (always) and KiB (when set), group description (PFS), encapsulation mode, the
+ * authentication algorithm (not with GCM) and the key length (AES, AES-GCM).
+ */
+export function buildP2SaPayload(policy: P2Policy, opts: P2BuildOptions): SaPayload {
+  validateP2Policy(policy);
+  if (opts.spi.length !== 4) throw new OakleyError(ProposalErr.BAD_POLICY, `ESP SPI must be 4 octets, got ${opts.spi.length}`);
+  const proposals: Proposal[] = policy.esp.map((alt, i) => {
+    const sizes: (number | undefined)[] = alt.encr === '3des' ? [undefined] : aesKeySizes(alt.keyLengths);
+    const transforms: Transform[] = sizes.map((size, j) => {
+      const attrs: Attribute[] = lifeAttributes(IpsecAttr.SA_LIFE_TYPE, IpsecAttr.SA_LIFE_DURATION, policy.lifetimeSeconds, policy.lifetimeKilobytes);
+      if (policy.pfsGroup) attrs.push({ type: IpsecAttr.GROUP_DESCRIPTION, value: policy.pfsGroup });
+      attrs.push({ type: IpsecAttr.ENCAPSULATION_MODE, value: encapsulationValue(policy.mode, opts.natT ?? false) });
+      if (alt.auth) attrs.push({ type: IpsecAttr.AUTHENTICATION_ALGORITHM, value: P2_AUTH[alt.auth] });
+      if (size !== undefined) attrs.push({ type: IpsecAttr.KEY_LENGTH, value: size });
+      return { number: j + 1, id: espTransformId(alt), attributes: attrs };
+    });
+    return { number: i + 1, protocol: ProtocolId.IPSEC_ESP, spi: Buffer.from(opts.spi), transforms };
+  });
+  return { type: PayloadType.SA, doi: Doi.IPSEC, situation: Situation.IDENTITY_ONLY, situationData: Buffer.alloc(0), proposals };
+}
+
+/** A received ESP transform, decoded. */
+export interface P2Offer {
+  readonly espTransformId: number;
+  readonly encr: P2Encr;
+  readonly keyLength: number;
+  readonly auth?: P2Auth;
+  readonly icvLength?: 8 | 12 | 16;
+  readonly pfsGroup?: number;
+  readonly mode: P2Mode;
+  readonly udpEncapsulated: boolean;
+  readonly lifetimeSeconds?: number;
+  readonly lifetimeKilobytes?: number;
+}
+
+/** Decodes one ESP transform (RFC 2407 §4.5). @returns the offer or why it is refused */
+export function decodeP2EspTransform(t: Transform): P2Offer | string {
+  let encr: P2Encr;
+  let icvLength: 8 | 12 | 16 | undefined;
+  switch (t.id) {
+    case EspTransform.AES: encr = 'aes'; break;
+    case EspTransform['3DES']: encr = '3des'; break;
+    case EspTransform.AES_GCM_8: encr = 'aes-gcm'; icvLength = 8; break;
+    case EspTransform.AES_GCM_12: encr = 'aes-gcm'; icvLength = 12; break;
+    case EspTransform.AES_GCM_16: encr = 'aes-gcm'; icvLength = 16; break;
+    default: return `ESP transform ${nameOf(EspTransform, t.id)} not supported`;
+  }
+  let auth: P2Auth | undefined;
+  let pfsGroup: number | undefined;
+  let encap: { mode: P2Mode; udp: boolean } | undefined;
+  let keyLength: number | undefined;
+  const seen = new Set<number>();
+  for (const a of t.attributes) {
+    if (a.type === IpsecAttr.SA_LIFE_TYPE || a.type === IpsecAttr.SA_LIFE_DURATION) continue;
+    if (seen.has(a.type)) return `attribute ${nameOf(IpsecAttr, a.type)} repeated`;
+    seen.add(a.type);
+    const v = attrNumber(a);
+    switch (a.type) {
+      case IpsecAttr.GROUP_DESCRIPTION:
+        if (v === undefined || v === 0) return 'empty group description';
+        pfsGroup = v;
+        break;
+      case IpsecAttr.ENCAPSULATION_MODE:
+        encap = decodeEncapsulation(v ?? -1);
+        if (!encap) return `encapsulation mode ${v} not supported`;
+        break;
+      case IpsecAttr.AUTHENTICATION_ALGORITHM:
+        auth = P2_AUTH_BY_ID.get(v ?? -1);
+        if (!auth) return `authentication algorithm ${nameOf(IpsecAuth, v ?? -1)} not supported`;
+        break;
+      case IpsecAttr.KEY_LENGTH:
+        if (v === undefined || v === 0) return 'empty key length';
+        keyLength = v;
+        break;
+      default:
+        return `attribute ${nameOf(IpsecAttr, a.type)} not supported`;
+    }
+  }
+  // RFC 2407 §4.5: encapsulation mode unspecified = implementation default; take transport?
+  // Oakley insists on an explicit mode, as every peer in practice sends it.
+  if (!encap) return 'no encapsulation mode';
+  if (encr === 'aes-gcm') {
+    if (auth) return 'AES-GCM with an integrity algorithm';
+    // RFC 4106 §8.4: the Key Length attribute MUST be present.
+    if (keyLength === undefined) return 'AES-GCM without key length';
+  }
+  if (encr === 'aes') keyLength ??= 128;
+  if (encr === '3des') {
+    if (keyLength !== undefined && keyLength !== 192) return `key length ${keyLength} invalid for 3DES`;
+    keyLength = 192;
+  } else if (![128, 192, 256].includes(keyLength!)) return `AES key length ${keyLength} invalid`;
+  const life = readLife(t.attributes, IpsecAttr.SA_LIFE_TYPE, IpsecAttr.SA_LIFE_DURATION);
+  if (typeof life === 'string') return life;
+  return {
+    espTransformId: t.id,
+    encr,
+    keyLength: keyLength!,
+    ...(auth ? { auth } : {}),
+    ...(icvLength ? { icvLength } : {}),
+    ...(pfsGroup ? { pfsGroup } : {}),
+    mode: encap.mode,
+    udpEncapsulated: encap.udp,
+    ...(life.seconds !== undefined ? { lifetimeSeconds: life.seconds } : {}),
+    ...(life.kilobytes !== undefined ? { lifetimeKilobytes: life.kilobytes } : {}),
+  };
+}
+
+function p2Matches(o: P2Offer, a: P2EspAlternative): string | undefined {
+  if (o.encr !== a.encr) return `cipher ${o.encr} != ${a.encr}`;
+  if (a.encr === 'aes-gcm' && o.icvLength !== (a.icvLength ?? 16)) return `ICV ${o.icvLength} != ${a.icvLength ?? 16}`;
+  if (a.encr !== '3des') {
+    const r = a.keyLengths ?? { min: 128, max: 256 };
+    if (!inRange(o.keyLength, r)) return `key length ${o.keyLength} outside ${r.min}..${r.max}`;
+  }
+  if (o.auth !== a.auth) return `integrity ${o.auth ?? 'none'} != ${a.auth ?? 'none'}`;
+  return undefined;
+}
+
+export interface P2SelectOptions {
+  /** Our inbound SPI (4 octets) to put in the echoed proposal. */
+  readonly spi: Buffer;
+  /** NAT detected on this Phase 1 SA: UDP-encapsulated modes are required (RFC 3947 §5.3). */
+  readonly natT?: boolean;
+  /** Groups acceptable for PFS (default P1_SUPPORTED_GROUPS). */
+  readonly supportedGroups?: readonly number[];
+  /**
+   * Accept PFS when the initiator asks for it although the policy has no pfsGroup (default true:
+   * more security than asked for is fine).
+   */
+  readonly acceptUnrequestedPfs?: boolean;
+}
+
+export interface P2Selection {
+  readonly negotiated: P2Negotiated;
+  /** The initiator's SPI (our outbound SA's SPI). */
+  readonly peerSpi: Buffer;
+  /** The responder's SA payload: the chosen proposal with only the chosen transform, our SPI. */
+  readonly reply: SaPayload;
+  /** What the initiator proposed (absent = not proposed). */
+  readonly proposed: { readonly seconds?: number; readonly kilobytes?: number };
+  /**
+   * Set when the responder's lifetime is shorter than proposed (or a KiB limit was not proposed):
+   * send RESPONDER-LIFETIME with these values (RFC 2407 §4.6.3.1, solaris-ike.md §5.5 step 8).
+   */
+  readonly responderLifetime?: { readonly seconds?: number; readonly kilobytes?: number };
+}
+
+/**
+ * Responder's Quick Mode choice. Proposals sharing a number form a bundle (RFC 2408 §4.2, logical
+ * AND); only a bundle of exactly one ESP proposal can be accepted (no AH, no IPComp). Bundles are
+ * tried in order; inside the ESP proposal, the FIRST transform matching a policy alternative wins.
+ * Lifetimes: the smaller non-zero value of the proposal's and the policy's, per type.
+ *
+ * @throws OakleyError IKE_ERR_NO_PROPOSAL_CHOSEN (detail.reasons) or IKE_ERR_BAD_PROPOSAL_SYNTAX
+ */
+export function selectP2Proposal(sa: SaPayload, policy: P2Policy, opts: P2SelectOptions): P2Selection {
+  validateP2Policy(policy);
+  if (sa.doi !== Doi.IPSEC) throw new OakleyError(ProposalErr.BAD_PROPOSAL_SYNTAX, `DOI ${sa.doi} not supported`, { notify: NotifyType.DOI_NOT_SUPPORTED });
+  if (sa.proposals.length === 0) throw badSyntax('SA payload without proposals');
+  for (let i = 1; i < sa.proposals.length; i++) {
+    // RFC 2408 §3.5: proposal numbers are the same (bundle) or increasing.
+    if (sa.proposals[i].number < sa.proposals[i - 1].number) throw badSyntax('proposal numbers decrease');
+  }
+  const groups = opts.supportedGroups ?? P1_SUPPORTED_GROUPS;
+  const bundles: Proposal[][] = [];
+  for (const p of sa.proposals) {
+    const last = bundles[bundles.length - 1];
+    if (last && last[0].number === p.number) last.push(p);
+    else bundles.push([p]);
+  }
+  const reasons: RefusalReason[] = [];
+  for (const bundle of bundles) {
+    const num = bundle[0].number;
+    if (bundle.length !== 1 || bundle[0].protocol !== ProtocolId.IPSEC_ESP) {
+      const names = bundle.map((p) => nameOf(ProtocolId, p.protocol)).join('+');
+      reasons.push({ proposal: num, reason: `bundle ${names} not supported (ESP alone only)` });
+      continue;
+    }
+    const p = bundle[0];
+    if (p.spi.length !== 4) {
+      reasons.push({ proposal: num, reason: `ESP SPI size ${p.spi.length} != 4` });
+      continue;
+    }
+    for (const t of p.transforms) {
+      const o = decodeP2EspTransform(t);
+      const refuse = (reason: string) => reasons.push({ proposal: num, transform: t.number, reason });
+      if (typeof o === 'string') { refuse(o); continue; }
+      if (o.mode !== policy.mode) { refuse(`mode ${o.mode} != ${policy.mode}`); continue; }
+      if (o.udpEncapsulated !== (opts.natT ?? false)) {
+        refuse(o.udpEncapsulated ? 'UDP encapsulation without NAT-T' : 'NAT detected but not UDP-encapsulated');
+        continue;
+      }
+      if (policy.pfsGroup) {
+        if (o.pfsGroup !== policy.pfsGroup) { refuse(`PFS group ${o.pfsGroup ?? 'none'} != ${policy.pfsGroup}`); continue; }
+      } else if (o.pfsGroup !== undefined) {
+        if (opts.acceptUnrequestedPfs === false) { refuse(`PFS group ${o.pfsGroup} not wanted`); continue; }
+        if (!groups.includes(o.pfsGroup)) { refuse(`PFS group ${o.pfsGroup} not supported`); continue; }
+      }
+      const mismatches: string[] = [];
+      const alt = policy.esp.find((a) => {
+        const why = p2Matches(o, a);
+        if (why) mismatches.push(why);
+        return why === undefined;
+      });
+      if (!alt) { refuse(`no local match (${mismatches.join(', ')})`); continue; }
+
+      const proposedSecs = o.lifetimeSeconds ?? DEFAULT_SA_LIFETIME_SECS;
+      const seconds = Math.min(proposedSecs, policy.lifetimeSeconds);
+      const ownKb = policy.lifetimeKilobytes ?? 0;
+      const kilobytes = o.lifetimeKilobytes !== undefined && ownKb > 0 ? Math.min(o.lifetimeKilobytes, ownKb) : (o.lifetimeKilobytes ?? ownKb);
+      const lowered: { seconds?: number; kilobytes?: number } = {};
+      if (seconds < proposedSecs) lowered.seconds = seconds;
+      if (kilobytes > 0 && (o.lifetimeKilobytes === undefined || kilobytes < o.lifetimeKilobytes)) lowered.kilobytes = kilobytes;
+
+      const negotiated: P2Negotiated = {
+        proposalNumber: num,
+        transformNumber: t.number,
+        espTransformId: o.espTransformId,
+        encr: o.encr,
+        keyLength: o.keyLength,
+        ...(o.auth ? { auth: o.auth } : {}),
+        ...(o.icvLength ? { icvLength: o.icvLength } : {}),
+        ...(o.pfsGroup ? { pfsGroup: o.pfsGroup } : {}),
+        mode: o.mode,
+        udpEncapsulated: o.udpEncapsulated,
+        lifetimeSeconds: seconds,
+        lifetimeKilobytes: kilobytes,
+      };
+      const proposed: { seconds?: number; kilobytes?: number } = {};
+      if (o.lifetimeSeconds !== undefined) proposed.seconds = o.lifetimeSeconds;
+      if (o.lifetimeKilobytes !== undefined) proposed.kilobytes = o.lifetimeKilobytes;
+      return {
+        negotiated,
+        peerSpi: Buffer.from(p.spi),
+        reply: { ...sa, proposals: [{ ...p, spi: Buffer.from(opts.spi), transforms: [t] }] },
+        proposed,
+        ...(Object.keys(lowered).length ? { responderLifetime: lowered } : {}),
+      };
+    }
+  }
+  throw noChoice('quick mode', reasons);
+}
+
+/**
+ * Initiator's check of the responder's Quick Mode SA payload: one ESP proposal with one transform
+ * that was offered under the same proposal number with identical attributes (RFC 2408 §4.2).
+ * @returns the negotiated values (lifetimes as offered; apply RESPONDER-LIFETIME separately)
+ *   and the responder's SPI
+ * @throws OakleyError IKE_ERR_BAD_PROPOSAL_REPLY
+ */
+export function acceptP2Reply(offered: SaPayload, reply: SaPayload): { negotiated: P2Negotiated; peerSpi: Buffer } {
+  const bad = (msg: string) => new OakleyError(ProposalErr.BAD_REPLY, `quick mode reply: ${msg}`, { notify: NotifyType.NO_PROPOSAL_CHOSEN });
+  if (reply.proposals.length !== 1 || reply.proposals[0].transforms.length !== 1) throw bad('must hold one proposal with one transform');
+  const rp = reply.proposals[0];
+  const rt = rp.transforms[0];
+  if (rp.protocol !== ProtocolId.IPSEC_ESP || rp.spi.length !== 4) throw bad('not an ESP proposal with a 4-octet SPI');
+  const op = offered.proposals.find((p) => p.number === rp.number && p.protocol === rp.protocol);
+  const ot = op?.transforms.find((t) => t.number === rt.number);
+  if (!ot || ot.id !== rt.id || !sameAttributes(ot.attributes, rt.attributes)) throw bad(`proposal #${rp.number} transform #${rt.number} was not offered as such`);
+  const o = decodeP2EspTransform(rt);
+  if (typeof o === 'string') throw bad(o);
+  return {
+    negotiated: {
+      proposalNumber: rp.number,
+      transformNumber: rt.number,
+      espTransformId: o.espTransformId,
+      encr: o.encr,
+      keyLength: o.keyLength,
+      ...(o.auth ? { auth: o.auth } : {}),
+      ...(o.icvLength ? { icvLength: o.icvLength } : {}),
+      ...(o.pfsGroup ? { pfsGroup: o.pfsGroup } : {}),
+      mode: o.mode,
+      udpEncapsulated: o.udpEncapsulated,
+      lifetimeSeconds: o.lifetimeSeconds ?? DEFAULT_SA_LIFETIME_SECS,
+      lifetimeKilobytes: o.lifetimeKilobytes ?? 0,
+    },
+    peerSpi: Buffer.from(rp.spi),
+  };
+}
+
+// =============================================================================================
+// RESPONDER-LIFETIME (RFC 2407 §4.6.3.1)
+// =============================================================================================
+
+/**
+ * RFC 2407 §4.6.3.1: the notification data holds SA attributes, SA Life Type / SA Life Duration
+ * pairs, giving the lifetime the responder actually uses. Protocol and SPI name the SA it is about.
+ */
+export interface ResponderLifetime {
+  readonly protocol: number;
+  readonly spi: Buffer;
+  readonly seconds?: number;
+  readonly kilobytes?: number;
+}
+
+/** Builds the RESPONDER-LIFETIME notify payload. */
+export function buildResponderLifetimeNotify(rl: ResponderLifetime): NotifyPayload {
+  if (!rl.seconds && !rl.kilobytes) throw new OakleyError(ProposalErr.BAD_POLICY, 'RESPONDER-LIFETIME needs seconds or kilobytes');
+  return {
+    type: PayloadType.N,
+    doi: Doi.IPSEC,
+    protocol: rl.protocol,
+    spi: Buffer.from(rl.spi),
+    notifyType: NotifyType.RESPONDER_LIFETIME,
+    data: encodeAttributeBytes(lifeAttributes(IpsecAttr.SA_LIFE_TYPE, IpsecAttr.SA_LIFE_DURATION, rl.seconds, rl.kilobytes)),
+  };
+}
+
+/**
+ * Reads a RESPONDER-LIFETIME notify. Attributes other than life type/duration are ignored.
+ * @throws OakleyError IKE_ERR_MALFORMED_NOTIFY for a wrong type, bad attributes or no lifetime
+ */
+export function decodeResponderLifetime(n: NotifyPayload): ResponderLifetime {
+  if (n.notifyType !== NotifyType.RESPONDER_LIFETIME) {
+    throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `notify ${nameOf(NotifyType, n.notifyType)} is not RESPONDER-LIFETIME`);
+  }
+  const life = readLife(decodeAttributeBytes(n.data), IpsecAttr.SA_LIFE_TYPE, IpsecAttr.SA_LIFE_DURATION);
+  if (typeof life === 'string') throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `RESPONDER-LIFETIME: ${life}`);
+  if (life.seconds === undefined && life.kilobytes === undefined) throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, 'RESPONDER-LIFETIME without a lifetime');
+  return { protocol: n.protocol, spi: Buffer.from(n.spi), ...life };
+}
