@@ -23,7 +23,6 @@ import {
   IkeHash,
   IpsecAttr,
   IpsecAuth,
-  IsakmpTransformId,
   LifeType,
   NotifyType,
   ProtocolId,
@@ -31,6 +30,10 @@ import {
   nameOf,
 } from '../../wire/ikev1/iana';
 import { PayloadType, type Attribute, type NotifyPayload, type Proposal, type SaPayload, type Transform } from '../../wire/ikev1/types';
+import { decodeIkeTransform, decodeIpsecTransform, encodeIkeTransform, encodeIpsecTransform, type IkeTransform, type IpsecTransform } from '../../wire/ikev1/attributes';
+import { attributeNumber, decodeAttributes, encodeAttributes } from '../../wire/ikev1/payloads/data-attribute';
+import { Reader } from '../../wire/reader';
+import { Writer } from '../../wire/writer';
 
 export const ProposalErr = {
   NO_PROPOSAL_CHOSEN: 'IKE_ERR_NO_PROPOSAL_CHOSEN',
@@ -60,69 +63,26 @@ export interface KeyLengthRange {
 export const DEFAULT_SA_LIFETIME_SECS = 28800;
 
 // =============================================================================================
-// Attribute helpers
-// TODO(wire): switch the byte codec below to src/wire/ikev1/payloads/data-attribute.ts
-// (encodeAttributes/decodeAttributes/attributeNumber) once it is committed; keep the semantics.
+// Attribute helpers (syntax lives in src/wire/ikev1/attributes.ts and payloads/data-attribute.ts)
 // =============================================================================================
 
-/** Numeric value of an attribute: TV value, or a TLV of at most 6 significant octets. */
-export function attrNumber(a: Attribute): number | undefined {
-  if (typeof a.value === 'number') return a.value;
-  if (a.value.length === 0) return undefined;
-  let i = 0;
-  while (i < a.value.length && a.value[i] === 0) i++;
-  const sig = a.value.length - i;
-  if (sig === 0) return 0;
-  if (sig > 6) return undefined;
-  return a.value.readUIntBE(i, sig);
-}
+/** Numeric value of an attribute (TV, or TLV of at most 6 significant octets). */
+export const attrNumber = attributeNumber;
 
-/** RFC 2408 §3.3 data attributes to bytes (TV when the number fits 16 bits, else TLV). */
+/** RFC 2408 §3.3 data attributes to bytes (for notification data). */
 export function encodeAttributeBytes(attrs: readonly Attribute[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const a of attrs) {
-    if (typeof a.value === 'number' && a.value <= 0xffff) {
-      const b = Buffer.alloc(4);
-      b.writeUInt16BE(0x8000 | a.type, 0);
-      b.writeUInt16BE(a.value, 2);
-      parts.push(b);
-    } else {
-      let v: Buffer;
-      if (typeof a.value === 'number') {
-        let n = 1;
-        while (a.value >= 2 ** (8 * n)) n++;
-        v = Buffer.alloc(n);
-        v.writeUIntBE(a.value, 0, n);
-      } else v = a.value;
-      const h = Buffer.alloc(4);
-      h.writeUInt16BE(a.type & 0x7fff, 0);
-      h.writeUInt16BE(v.length, 2);
-      parts.push(h, v);
-    }
-  }
-  return Buffer.concat(parts);
+  const w = new Writer(64);
+  encodeAttributes(w, attrs);
+  return w.finish();
 }
 
 /** Bytes to RFC 2408 §3.3 data attributes. @throws OakleyError IKE_ERR_MALFORMED_NOTIFY */
 export function decodeAttributeBytes(buf: Buffer): Attribute[] {
-  const out: Attribute[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    if (buf.length - pos < 4) throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `attribute header truncated at offset ${pos}`, { offset: pos });
-    const word = buf.readUInt16BE(pos);
-    const second = buf.readUInt16BE(pos + 2);
-    pos += 4;
-    if (word & 0x8000) {
-      out.push({ type: word & 0x7fff, value: second });
-    } else {
-      if (second > buf.length - pos) {
-        throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `attribute ${word} length ${second} exceeds the ${buf.length - pos} bytes left`, { offset: pos - 4 });
-      }
-      out.push({ type: word, value: Buffer.from(buf.subarray(pos, pos + second)) });
-      pos += second;
-    }
+  try {
+    return decodeAttributes(new Reader(buf, 'N'));
+  } catch (e) {
+    throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `notification attributes: ${(e as Error).message}`, {}, { cause: e });
   }
-  return out;
 }
 
 /** Life type/duration pairs (RFC 2409 App. A, RFC 2407 §4.5) as an attribute list. */
@@ -133,35 +93,14 @@ function lifeAttributes(typeAttr: number, durationAttr: number, seconds?: number
   return out;
 }
 
-/**
- * Reads life type/duration pairs. A duration must follow its type; a type may appear once.
- * @returns the lifetimes, or a refusal text
- */
-function readLife(
-  attrs: readonly Attribute[],
-  typeAttr: number,
-  durationAttr: number,
-): { seconds?: number; kilobytes?: number } | string {
-  let pending: number | undefined;
-  const res: { seconds?: number; kilobytes?: number } = {};
-  for (const a of attrs) {
-    if (a.type === typeAttr) {
-      if (pending !== undefined) return 'life type without a life duration';
-      const t = attrNumber(a);
-      if (t !== LifeType.SECONDS && t !== LifeType.KILOBYTES) return `life type ${t} not supported`;
-      if ((t === LifeType.SECONDS ? res.seconds : res.kilobytes) !== undefined) return `life type ${nameOf(LifeType, t)} repeated`;
-      pending = t;
-    } else if (a.type === durationAttr) {
-      if (pending === undefined) return 'life duration without a life type';
-      const d = attrNumber(a);
-      if (d === undefined || d === 0) return 'life duration is empty, zero or too large';
-      if (pending === LifeType.SECONDS) res.seconds = d;
-      else res.kilobytes = d;
-      pending = undefined;
-    }
+/** Runs a wire decoder; a WireError becomes a refusal text. */
+function tryDecode<T>(f: () => T): T | string {
+  try {
+    return f();
+  } catch (e) {
+    if (OakleyError.is(e)) return e.message.replace(/^transform #\d+: /, '');
+    throw e;
   }
-  if (pending !== undefined) return 'life type without a life duration';
-  return res;
 }
 
 function inRange(len: number, r: KeyLengthRange): boolean {
@@ -267,15 +206,16 @@ export function buildP1SaPayload(xforms: readonly P1Transform[], opts: P1BuildOp
     checkAesRange(x.keyLengths, 'p1_xform');
     const sizes: (number | undefined)[] = x.encr === 'aes' ? aesKeySizes(x.keyLengths) : [undefined];
     for (const size of sizes) {
-      const attrs: Attribute[] = [
-        { type: IkeAttr.AUTHENTICATION_METHOD, value: P1_AUTH[x.auth] },
-        { type: IkeAttr.HASH_ALGORITHM, value: P1_HASH[x.hash] },
-        { type: IkeAttr.ENCRYPTION_ALGORITHM, value: P1_ENCR[x.encr] },
-      ];
-      if (size !== undefined) attrs.push({ type: IkeAttr.KEY_LENGTH, value: size });
-      attrs.push({ type: IkeAttr.GROUP_DESCRIPTION, value: x.group });
-      attrs.push(...lifeAttributes(IkeAttr.LIFE_TYPE, IkeAttr.LIFE_DURATION, x.lifetimeSeconds));
-      transforms.push({ number: transforms.length + 1, id: IsakmpTransformId.KEY_IKE, attributes: attrs });
+      const v: IkeTransform = {
+        encr: P1_ENCR[x.encr],
+        ...(size !== undefined ? { keyLength: size } : {}),
+        hash: P1_HASH[x.hash],
+        auth: P1_AUTH[x.auth],
+        group: x.group,
+        lifeSeconds: x.lifetimeSeconds,
+        unknownAttributes: [],
+      };
+      transforms.push(encodeIkeTransform(v, transforms.length + 1));
     }
   }
   if (transforms.length === 0) throw new OakleyError(ProposalErr.BAD_POLICY, 'no phase 1 transform can be proposed');
@@ -304,60 +244,28 @@ export interface P1Offer {
  * Decodes the attributes of one KEY_IKE transform (RFC 2409 App. A).
  * @returns the offer, or the text of why it cannot be accepted
  */
+const PRIVATE_GROUP_ATTRS: readonly number[] = [IkeAttr.GROUP_TYPE, IkeAttr.GROUP_PRIME, IkeAttr.GROUP_GENERATOR_ONE,
+  IkeAttr.GROUP_GENERATOR_TWO, IkeAttr.GROUP_CURVE_A, IkeAttr.GROUP_CURVE_B, IkeAttr.GROUP_ORDER, IkeAttr.FIELD_SIZE];
+
 export function decodeP1Transform(t: Transform, supportedGroups: readonly number[] = P1_SUPPORTED_GROUPS): P1Offer | string {
-  if (t.id !== IsakmpTransformId.KEY_IKE) return `transform ID ${t.id} is not KEY_IKE`;
-  let encr: P1Encr | undefined;
-  let hash: P1Hash | undefined;
-  let auth: P1Auth | undefined;
-  let group: number | undefined;
-  let keyLength: number | undefined;
-  const seen = new Set<number>();
-  for (const a of t.attributes) {
-    if (a.type === IkeAttr.LIFE_TYPE || a.type === IkeAttr.LIFE_DURATION) continue;
-    if (seen.has(a.type)) return `attribute ${nameOf(IkeAttr, a.type)} repeated`;
-    seen.add(a.type);
-    const v = attrNumber(a);
-    switch (a.type) {
-      case IkeAttr.ENCRYPTION_ALGORITHM:
-        encr = P1_ENCR_BY_ID.get(v ?? -1);
-        if (!encr) return `encryption algorithm ${nameOf(IkeEncr, v ?? -1)} not supported`;
-        break;
-      case IkeAttr.HASH_ALGORITHM:
-        hash = P1_HASH_BY_ID.get(v ?? -1);
-        if (!hash) return `hash algorithm ${nameOf(IkeHash, v ?? -1)} not supported`;
-        break;
-      case IkeAttr.AUTHENTICATION_METHOD:
-        auth = P1_AUTH_BY_ID.get(v ?? -1);
-        if (!auth) return `authentication method ${nameOf(IkeAuth, v ?? -1)} not supported`;
-        break;
-      case IkeAttr.GROUP_DESCRIPTION:
-        if (v === undefined || !supportedGroups.includes(v)) return `group ${v} not supported`;
-        group = v;
-        break;
-      case IkeAttr.KEY_LENGTH:
-        if (v === undefined || v === 0) return 'empty key length';
-        keyLength = v;
-        break;
-      case IkeAttr.GROUP_TYPE:
-      case IkeAttr.GROUP_PRIME:
-      case IkeAttr.GROUP_GENERATOR_ONE:
-      case IkeAttr.GROUP_GENERATOR_TWO:
-      case IkeAttr.GROUP_CURVE_A:
-      case IkeAttr.GROUP_CURVE_B:
-      case IkeAttr.GROUP_ORDER:
-        return 'private (New Group Mode) groups not supported';
-      case IkeAttr.PRF:
-        return 'PRF attribute not supported';
-      default:
-        return `attribute ${nameOf(IkeAttr, a.type)} not supported`;
+  const d = tryDecode(() => decodeIkeTransform(t));
+  if (typeof d === 'string') return d;
+  if (d.unknownAttributes.length) {
+    const types = d.unknownAttributes.map((a) => a.type);
+    if (types.some((x) => PRIVATE_GROUP_ATTRS.includes(x))) {
+      return 'private (New Group Mode) groups not supported';
     }
+    return `attribute ${types.map((x) => nameOf(IkeAttr, x)).join(', ')} not supported`;
   }
-  if (!encr) return 'no encryption algorithm';
-  if (!hash) return 'no hash algorithm';
-  if (!auth) return 'no authentication method';
-  if (group === undefined) return 'no group description';
-  const life = readLife(t.attributes, IkeAttr.LIFE_TYPE, IkeAttr.LIFE_DURATION);
-  if (typeof life === 'string') return life;
+  if (d.prf !== undefined) return 'PRF attribute not supported';
+  const encr = P1_ENCR_BY_ID.get(d.encr);
+  if (!encr) return `encryption algorithm ${nameOf(IkeEncr, d.encr)} not supported`;
+  const hash = P1_HASH_BY_ID.get(d.hash);
+  if (!hash) return `hash algorithm ${nameOf(IkeHash, d.hash)} not supported`;
+  const auth = P1_AUTH_BY_ID.get(d.auth);
+  if (!auth) return `authentication method ${nameOf(IkeAuth, d.auth)} not supported`;
+  if (!supportedGroups.includes(d.group)) return `group ${d.group} not supported`;
+  let keyLength = d.keyLength;
   if (encr === 'aes') {
     // solaris-ike.md §5.6: an AES transform without a key length is treated as 128.
     keyLength ??= 128;
@@ -371,9 +279,9 @@ export function decodeP1Transform(t: Transform, supportedGroups: readonly number
     keyLength,
     hash,
     auth,
-    group,
-    lifetimeSeconds: life.seconds ?? DEFAULT_SA_LIFETIME_SECS,
-    ...(life.kilobytes !== undefined ? { lifetimeKilobytes: life.kilobytes } : {}),
+    group: d.group,
+    lifetimeSeconds: d.lifeSeconds ?? DEFAULT_SA_LIFETIME_SECS,
+    ...(d.lifeKilobytes !== undefined ? { lifetimeKilobytes: d.lifeKilobytes } : {}),
   };
 }
 
@@ -607,12 +515,17 @@ export function buildP2SaPayload(policy: P2Policy, opts: P2BuildOptions): SaPayl
   const proposals: Proposal[] = policy.esp.map((alt, i) => {
     const sizes: (number | undefined)[] = alt.encr === '3des' ? [undefined] : aesKeySizes(alt.keyLengths);
     const transforms: Transform[] = sizes.map((size, j) => {
-      const attrs: Attribute[] = lifeAttributes(IpsecAttr.SA_LIFE_TYPE, IpsecAttr.SA_LIFE_DURATION, policy.lifetimeSeconds, policy.lifetimeKilobytes);
-      if (policy.pfsGroup) attrs.push({ type: IpsecAttr.GROUP_DESCRIPTION, value: policy.pfsGroup });
-      attrs.push({ type: IpsecAttr.ENCAPSULATION_MODE, value: encapsulationValue(policy.mode, opts.natT ?? false) });
-      if (alt.auth) attrs.push({ type: IpsecAttr.AUTHENTICATION_ALGORITHM, value: P2_AUTH[alt.auth] });
-      if (size !== undefined) attrs.push({ type: IpsecAttr.KEY_LENGTH, value: size });
-      return { number: j + 1, id: espTransformId(alt), attributes: attrs };
+      const v: IpsecTransform = {
+        transformId: espTransformId(alt),
+        lifeSeconds: policy.lifetimeSeconds,
+        ...(policy.lifetimeKilobytes ? { lifeKilobytes: policy.lifetimeKilobytes } : {}),
+        ...(policy.pfsGroup ? { group: policy.pfsGroup } : {}),
+        encapsulation: encapsulationValue(policy.mode, opts.natT ?? false),
+        ...(alt.auth ? { authAlg: P2_AUTH[alt.auth] } : {}),
+        ...(size !== undefined ? { keyLength: size } : {}),
+        unknownAttributes: [],
+      };
+      return encodeIpsecTransform(v, j + 1);
     });
     return { number: i + 1, protocol: ProtocolId.IPSEC_ESP, spi: Buffer.from(opts.spi), transforms };
   });
@@ -645,37 +558,22 @@ export function decodeP2EspTransform(t: Transform): P2Offer | string {
     case EspTransform.AES_GCM_16: encr = 'aes-gcm'; icvLength = 16; break;
     default: return `ESP transform ${nameOf(EspTransform, t.id)} not supported`;
   }
+  const d = tryDecode(() => decodeIpsecTransform(ProtocolId.IPSEC_ESP, t));
+  if (typeof d === 'string') return d;
+  if (d.unknownAttributes.length) return `attribute ${d.unknownAttributes.map((a) => nameOf(IpsecAttr, a.type)).join(', ')} not supported`;
+  if (d.keyRounds !== undefined) return 'KEY_ROUNDS not supported';
   let auth: P2Auth | undefined;
-  let pfsGroup: number | undefined;
-  let encap: { mode: P2Mode; udp: boolean } | undefined;
-  let keyLength: number | undefined;
-  const seen = new Set<number>();
-  for (const a of t.attributes) {
-    if (a.type === IpsecAttr.SA_LIFE_TYPE || a.type === IpsecAttr.SA_LIFE_DURATION) continue;
-    if (seen.has(a.type)) return `attribute ${nameOf(IpsecAttr, a.type)} repeated`;
-    seen.add(a.type);
-    const v = attrNumber(a);
-    switch (a.type) {
-      case IpsecAttr.GROUP_DESCRIPTION:
-        if (v === undefined || v === 0) return 'empty group description';
-        pfsGroup = v;
-        break;
-      case IpsecAttr.ENCAPSULATION_MODE:
-        encap = decodeEncapsulation(v ?? -1);
-        if (!encap) return `encapsulation mode ${v} not supported`;
-        break;
-      case IpsecAttr.AUTHENTICATION_ALGORITHM:
-        auth = P2_AUTH_BY_ID.get(v ?? -1);
-        if (!auth) return `authentication algorithm ${nameOf(IpsecAuth, v ?? -1)} not supported`;
-        break;
-      case IpsecAttr.KEY_LENGTH:
-        if (v === undefined || v === 0) return 'empty key length';
-        keyLength = v;
-        break;
-      default:
-        return `attribute ${nameOf(IpsecAttr, a.type)} not supported`;
-    }
+  if (d.authAlg !== undefined) {
+    auth = P2_AUTH_BY_ID.get(d.authAlg);
+    if (!auth) return `authentication algorithm ${nameOf(IpsecAuth, d.authAlg)} not supported`;
   }
+  let encap: { mode: P2Mode; udp: boolean } | undefined;
+  if (d.encapsulation !== undefined) {
+    encap = decodeEncapsulation(d.encapsulation);
+    if (!encap) return `encapsulation mode ${d.encapsulation} not supported`;
+  }
+  const pfsGroup = d.group;
+  let keyLength = d.keyLength;
   // RFC 2407 §4.5: encapsulation mode unspecified = implementation default; take transport?
   // Oakley insists on an explicit mode, as every peer in practice sends it.
   if (!encap) return 'no encapsulation mode';
@@ -689,8 +587,6 @@ export function decodeP2EspTransform(t: Transform): P2Offer | string {
     if (keyLength !== undefined && keyLength !== 192) return `key length ${keyLength} invalid for 3DES`;
     keyLength = 192;
   } else if (![128, 192, 256].includes(keyLength!)) return `AES key length ${keyLength} invalid`;
-  const life = readLife(t.attributes, IpsecAttr.SA_LIFE_TYPE, IpsecAttr.SA_LIFE_DURATION);
-  if (typeof life === 'string') return life;
   return {
     espTransformId: t.id,
     encr,
@@ -700,8 +596,8 @@ export function decodeP2EspTransform(t: Transform): P2Offer | string {
     ...(pfsGroup ? { pfsGroup } : {}),
     mode: encap.mode,
     udpEncapsulated: encap.udp,
-    ...(life.seconds !== undefined ? { lifetimeSeconds: life.seconds } : {}),
-    ...(life.kilobytes !== undefined ? { lifetimeKilobytes: life.kilobytes } : {}),
+    ...(d.lifeSeconds !== undefined ? { lifetimeSeconds: d.lifeSeconds } : {}),
+    ...(d.lifeKilobytes !== undefined ? { lifetimeKilobytes: d.lifeKilobytes } : {}),
   };
 }
 
@@ -914,8 +810,14 @@ export function decodeResponderLifetime(n: NotifyPayload): ResponderLifetime {
   if (n.notifyType !== NotifyType.RESPONDER_LIFETIME) {
     throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `notify ${nameOf(NotifyType, n.notifyType)} is not RESPONDER-LIFETIME`);
   }
-  const life = readLife(decodeAttributeBytes(n.data), IpsecAttr.SA_LIFE_TYPE, IpsecAttr.SA_LIFE_DURATION);
-  if (typeof life === 'string') throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `RESPONDER-LIFETIME: ${life}`);
+  // The life pairs follow the transform attribute rules (RFC 2407 §4.5); reuse that decoder.
+  const attributes = decodeAttributeBytes(n.data);
+  const d = tryDecode(() => decodeIpsecTransform(n.protocol, { number: 0, id: 0, attributes }));
+  if (typeof d === 'string') throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, `RESPONDER-LIFETIME: ${d}`);
+  const life = {
+    ...(d.lifeSeconds !== undefined ? { seconds: d.lifeSeconds } : {}),
+    ...(d.lifeKilobytes !== undefined ? { kilobytes: d.lifeKilobytes } : {}),
+  };
   if (life.seconds === undefined && life.kilobytes === undefined) throw new OakleyError(ProposalErr.MALFORMED_NOTIFY, 'RESPONDER-LIFETIME without a lifetime');
   return { protocol: n.protocol, spi: Buffer.from(n.spi), ...life };
 }
