@@ -33,6 +33,18 @@ export interface ChainOptions {
   readonly padded?: boolean;
   /** Run verify.ts on each payload. Default true. */
   readonly semantic?: boolean;
+  /**
+   * When given, receives where each payload lies in `body` (same order as the result). The
+   * exchanges hash exact received octets (SAi_b, IDii_b, everything after a HASH payload), so they
+   * slice the body with these instead of re-encoding.
+   */
+  readonly spans?: PayloadSpan[];
+}
+
+/** Offsets into the decoded body: the generic header starts at `start`, the body at `start + 4`. */
+export interface PayloadSpan {
+  readonly start: number;
+  readonly end: number;
 }
 
 const PER_TYPE_CAPS: ReadonlyMap<number, [number, string]> = new Map([
@@ -69,6 +81,7 @@ export function decodePayloadChain(firstType: number, body: Buffer, baseOffset =
       if (n > cap[0]) throw new WireError(WireErr.LIMIT, name, r.offset, `more than ${cap[0]} ${cap[1]} in one message`);
     }
     const g = readGeneric(r, name, fixedBodyLength(type));
+    options.spans?.push({ start: g.start - baseOffset, end: r.offset - baseOffset });
     const p = decodePayloadBody(type, g.body);
     if (semantic) verifyPayload(p, g.start);
     payloads.push(p);
