@@ -1,0 +1,70 @@
+/**
+ * What the IKEv1 engine needs to know about policy: rules (after the Solaris ike/config `{ ... }`
+ * blocks, solaris-ike.md §1.5-1.7), credentials, and protocol settings. The daemon issue parses
+ * files into these; tests build them directly.
+ */
+import type { IdValue } from '../../wire/ikev1/id';
+import type { RsaPrivateKey, RsaPublicKey } from '../../crypto/types';
+import type { Endpoint } from '../../net/transport';
+import type { RetransmitConfig } from '../retransmit';
+import type { P1Transform, P2Policy } from './proposals';
+
+/** One rule: which peers it covers and how to negotiate with them. */
+export interface Ikev1Rule {
+  readonly label: string;
+  /** Local addresses the rule applies to; absent = any. */
+  readonly localAddresses?: readonly string[];
+  /** Peer addresses the rule applies to; absent = any. */
+  readonly remoteAddresses?: readonly string[];
+  /** Phase 1 exchange to initiate (p1_mode). */
+  readonly mode: 'main' | 'aggressive';
+  /** Phase 1 transforms in preference order (p1_xform). */
+  readonly p1: readonly P1Transform[];
+  /** Our identity; default: our address (ID_IPV4_ADDR / ID_IPV6_ADDR). */
+  readonly localId?: IdValue;
+  /** The identity the peer must show; absent = its address (preshared) or any (signatures). */
+  readonly remoteId?: IdValue;
+  /** Quick Mode policy (ipsecinit.conf, p2_* parameters). */
+  readonly p2: P2Policy;
+  /**
+   * Answer Aggressive Mode as responder under this rule. Off by default: with pre-shared keys the
+   * responder's HASH_R lets a passive attacker run an offline dictionary attack on the key.
+   */
+  readonly aggressiveResponder?: boolean;
+}
+
+/** Keys and certificates the engine may use. */
+export interface Ikev1Credentials {
+  /** The pre-shared key for a peer (Main Mode: by address; Aggressive Mode: also by ID). */
+  presharedKey(local: Endpoint, peer: Endpoint, peerId?: IdValue): Buffer | undefined;
+  /** Our RSA signing key and certificate (DER) for rsa_sig rules. */
+  rsaSigner?(rule: Ikev1Rule): Promise<{ key: RsaPrivateKey; certificate?: Buffer } | undefined>;
+  /**
+   * The peer's verification key: from its CERT payload (checked against trust anchors by the
+   * keystore) or a configured key. Rejects when the certificate is not trusted.
+   */
+  rsaVerifier?(rule: Ikev1Rule, peerId: IdValue, certificates: readonly Buffer[]): Promise<RsaPublicKey | undefined>;
+}
+
+export interface Ikev1Settings {
+  /** Phase 1 nonce length in octets (p1_nonce_len, Solaris default 64; RFC 2409: 8..256). */
+  readonly p1NonceLength: number;
+  /** Quick Mode nonce length (Solaris always sends 32). */
+  readonly p2NonceLength: number;
+  readonly retransmit: RetransmitConfig;
+  /** expire_timer: an incomplete Phase 1 is deleted after this long (ms). */
+  readonly expireMs: number;
+  /** Send and honour NAT-T (RFC 3947). */
+  readonly natT: boolean;
+  /** DPD (RFC 3706): send R-U-THERE after this much idle time when the peer supports it; 0 = off. */
+  readonly dpdIdleMs: number;
+}
+
+export const DEFAULT_SETTINGS: Ikev1Settings = {
+  p1NonceLength: 32,
+  p2NonceLength: 32,
+  retransmit: { initMs: 500, maxMs: 30_000, limit: 5 },
+  expireMs: 300_000,
+  natT: true,
+  dpdIdleMs: 0,
+};

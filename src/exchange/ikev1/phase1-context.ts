@@ -1,0 +1,84 @@
+/**
+ * Everything one Phase 1 negotiation keeps between its messages: the IkeSa (lifecycle, keys,
+ * timers), the step of the Main/Aggressive Mode ladder it has reached, the exact octets that the
+ * authenticating hashes cover, the key exchange, and the retransmission state. Cipher helpers for
+ * Phase 1 (RFC 2409 Appendix B) live here because they chain the IV through this object.
+ */
+import type { CipherAlg, KeyExchange } from '../../crypto/types';
+import type { IdValue } from '../../wire/ikev1/id';
+import type { SaPayload } from '../../wire/ikev1/types';
+import type { IkeSa } from '../ike-sa';
+import { ResponseCache, type Retransmitter } from '../retransmit';
+import type { Ikev1Rule } from './config';
+import type { P1Encr, P1Hash } from './proposals';
+
+/** Steps of the Phase 1 ladders; each says which message was last sent. */
+export type Phase1Step =
+  | 'START'
+  | 'MM_I1_SENT' | 'MM_R1_SENT' | 'MM_I2_SENT' | 'MM_R2_SENT' | 'MM_I3_SENT'
+  | 'AM_I1_SENT' | 'AM_R1_SENT'
+  | 'DONE';
+
+export const CIPHER_OF: Readonly<Record<P1Encr, CipherAlg>> = {
+  aes: 'aes-cbc', '3des': '3des-cbc', des: 'des-cbc', blowfish: 'blowfish-cbc',
+};
+
+/** Cipher key length in octets for the negotiated Phase 1 cipher. */
+export function encKeyLength(encr: P1Encr, keyLengthBits: number): number {
+  switch (encr) {
+    case 'aes': return keyLengthBits / 8;
+    case '3des': return 24;
+    case 'des': return 8;
+    case 'blowfish': return (keyLengthBits || 128) / 8;
+  }
+}
+
+export const HASH_ALG: Readonly<Record<P1Hash, P1Hash>> = { md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha384: 'sha384', sha512: 'sha512' };
+
+export class Phase1Context {
+  step: Phase1Step = 'START';
+  /** The initiator's SA payload as sent (initiator) or decoded (responder). */
+  offeredSa?: SaPayload;
+  /** SAi_b: the body of the initiator's SA payload, exactly as on the wire. */
+  saiB?: Buffer;
+  ke?: KeyExchange;
+  ni?: Buffer;
+  nr?: Buffer;
+  gxi?: Buffer;
+  gxr?: Buffer;
+  peerId?: IdValue;
+  /** Certificates the peer sent (DER). */
+  peerCerts: Buffer[] = [];
+  /** The peer asked for our certificate (CR). */
+  peerWantsCert = false;
+  /** Which NAT-D payload type the peer understands (RFC 3947: 20; drafts: 130). */
+  natDType?: number;
+  /** An async step is running: further messages for this SA wait (STYLE A.3: checked out). */
+  busy = false;
+  /** Responses already sent, for answering retransmitted requests. */
+  readonly responses = new ResponseCache(4);
+  retransmitter?: Retransmitter;
+  private readonly waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+
+  constructor(readonly sa: IkeSa, public rule: Ikev1Rule) {}
+
+  /** Resolves when the SA is established, rejects when it fails. */
+  established(): Promise<void> {
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  settle(error?: Error): void {
+    for (const w of this.waiters.splice(0)) {
+      if (error) w.reject(error);
+      else w.resolve();
+    }
+  }
+
+  /** Forget the per-negotiation secrets once Phase 1 is done (keys stay in sa.keys). */
+  finish(): void {
+    this.ke?.dispose();
+    this.ke = undefined;
+    this.retransmitter?.stop();
+    this.step = 'DONE';
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Main Mode between two engines in one process.
+ *
+ *   A (initiator)                         B (responder)
+ *   MM1 HDR, SA, VIDs            -->
+ *                                <--      MM2 HDR, SA, VIDs
+ *   MM3 HDR, KE, Ni, NAT-D x2    -->
+ *                                <--      MM4 HDR, KE, Nr, NAT-D x2
+ *   MM5 HDR*, IDii, HASH_I       -->
+ *                                <--      MM6 HDR*, IDir, HASH_R
+ */
+import assert from 'node:assert/strict';
+
+import type { Ikev1Rule } from '../../../src/exchange/ikev1/config';
+import type { P1Transform } from '../../../src/exchange/ikev1/proposals';
+import { A, B, makeBed, pskCredentials } from './harness';
+
+function rule(label: string, p1: P1Transform[]): Ikev1Rule {
+  return {
+    label, mode: 'main', p1,
+    p2: { esp: [{ encr: 'aes', keyLengths: { min: 128, max: 128 }, auth: 'hmac-sha256' }], pfsGroup: 14, lifetimeSeconds: 3600, mode: 'tunnel' },
+  };
+}
+
+const SUITES: [string, P1Transform][] = [
+  ['3des-sha1-modp1024', { encr: '3des', hash: 'sha1', auth: 'preshared', group: 2, lifetimeSeconds: 3600 }],
+  ['aes128-sha256-modp2048', { encr: 'aes', keyLengths: { min: 128, max: 128 }, hash: 'sha256', auth: 'preshared', group: 14, lifetimeSeconds: 3600 }],
+  ['aes128-sha256-ecp256', { encr: 'aes', keyLengths: { min: 128, max: 128 }, hash: 'sha256', auth: 'preshared', group: 19, lifetimeSeconds: 3600 }],
+];
+
+describe('IKEv1 Main Mode with pre-shared keys', function () {
+  this.timeout(30_000);
+  for (const [name, t] of SUITES) {
+    it(`${name}: both sides establish the ISAKMP SA with identical keys`, async () => {
+      const bed = await makeBed({
+        rulesA: [rule('to-b', [t])], rulesB: [rule('from-a', [t])],
+        credsA: pskCredentials({ [B.address]: 'secret one' }), credsB: pskCredentials({ [A.address]: 'secret one' }),
+      });
+      try {
+        const ctx = await bed.a.engine.initiate(A, B);
+        const peer = bed.b.engine.phase1Sas()[0];
+        assert.equal(ctx.sa.state, 'ESTABLISHED');
+        await new Promise((r) => setTimeout(r, 10));
+        assert.equal(peer.sa.state, 'ESTABLISHED');
+        for (const k of ['SKEYID', 'SKEYID_d', 'SKEYID_a', 'SKEYID_e', 'encKey', 'iv'] as const) {
+          assert.ok(ctx.sa.keys[k]!.equals(peer.sa.keys[k]!), `${k} differs`);
+        }
+      } finally {
+        await bed.close();
+      }
+    });
+  }
+
+  it('a wrong pre-shared key fails on both sides with AUTHENTICATION-FAILED', async () => {
+    const t = SUITES[1][1];
+    const bed = await makeBed({
+      rulesA: [rule('to-b', [t])], rulesB: [rule('from-a', [t])],
+      credsA: pskCredentials({ [B.address]: 'secret one' }), credsB: pskCredentials({ [A.address]: 'secret two' }),
+    });
+    try {
+      await assert.rejects(bed.a.engine.initiate(A, B), /reported AUTHENTICATION_FAILED during Phase 1/);
+      assert.equal(bed.b.counters.get('p1.failed'), 1);
+      assert.equal(bed.b.counters.get('tx.notify.AUTHENTICATION_FAILED'), 1);
+      assert.ok(bed.b.logs.some((l) => /pre-shared keys probably differ/.test(l)));
+      assert.equal(bed.a.engine.phase1Sas().length + bed.b.engine.phase1Sas().length, 0, 'no state left');
+    } finally {
+      await bed.close();
+    }
+  });
+});
