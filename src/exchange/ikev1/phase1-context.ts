@@ -56,11 +56,13 @@ export class Phase1Context {
   /** An async step is running: further messages for this SA wait (STYLE A.3: checked out). */
   busy = false;
   /** Responses already sent, for answering retransmitted requests. */
-  readonly responses = new ResponseCache(4);
+  readonly responses: ResponseCache;
   retransmitter?: Retransmitter;
   private readonly waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
-  constructor(readonly sa: IkeSa, public rule: Ikev1Rule) {}
+  constructor(readonly sa: IkeSa, public rule: Ikev1Rule) {
+    this.responses = new ResponseCache(4, sa.counters);
+  }
 
   /** Resolves when the SA is established, rejects when it fails. */
   established(): Promise<void> {
