@@ -44,6 +44,8 @@ export interface Ikev1Credentials {
    * keystore) or a configured key. Rejects when the certificate is not trusted.
    */
   rsaVerifier?(rule: Ikev1Rule, peerId: IdValue, certificates: readonly Buffer[]): Promise<RsaPublicKey | undefined>;
+  /** Subject DNs (DER) of the CAs we trust, sent as the authorities of our CR payloads. */
+  certificateAuthorities?(rule: Ikev1Rule): readonly Buffer[];
 }
 
 export interface Ikev1Settings {

@@ -22,6 +22,7 @@ import { ExchangeType, HeaderFlag, PayloadType, type IsakmpHeader, type Payload 
 import { IkeSa, IkeSaState } from '../ike-sa';
 import { Retransmitter } from '../retransmit';
 import { DEFAULT_SETTINGS, type Ikev1Credentials, type Ikev1Rule, type Ikev1Settings } from './config';
+import { AGGRESSIVE_MODE, aggressiveOutI1 } from './aggressive-mode';
 import { ALWAYS_ALLOWED, MAIN_MODE, mainOutI1, type Phase1Transition } from './main-mode';
 import { CIPHER_OF, Phase1Context } from './phase1-context';
 import { ExchangeErr, ExchangeError } from './phase1-steps';
@@ -117,8 +118,15 @@ export class Ikev1Engine implements Phase1Services {
     });
     const ctx = this.adopt(sa, rule);
     const done = ctx.established();
-    if (rule.mode !== 'main') throw new OakleyError('IKE_ERR_UNSUPPORTED', 'Aggressive Mode initiation is not available yet');
-    mainOutI1(this, ctx);
+    if (rule.mode === 'main') {
+      mainOutI1(this, ctx);
+    } else {
+      try {
+        await aggressiveOutI1(this, ctx);
+      } catch (e) {
+        this.fail(ctx, e as Error, false);
+      }
+    }
     await done;
     return ctx;
   }
@@ -257,7 +265,7 @@ export class Ikev1Engine implements Phase1Services {
       return;
     }
     if (!ctx) {
-      if (!header.rcookie.equals(Buffer.alloc(8)) || header.exchangeType !== ExchangeType.IDENTITY_PROTECTION) {
+      if (!header.rcookie.equals(Buffer.alloc(8))) {
         this.counters.inc('rx.no_sa');
         return;
       }
@@ -298,14 +306,25 @@ export class Ikev1Engine implements Phase1Services {
 
   private newResponder(header: IsakmpHeader, from: Endpoint, to: Endpoint): Phase1Context | undefined {
     const rule = this.findRule(to, from);
+    const mode = header.exchangeType === ExchangeType.AGGRESSIVE ? 'aggressive' : 'main';
     if (!rule) {
       this.counters.inc('p1.no_rule');
-      this.log.info(`no rule covers ${to.address} <- ${from.address}; ignoring its Main Mode request`);
+      this.log.info(`no rule covers ${to.address} <- ${from.address}; ignoring its ${mode === 'main' ? 'Main' : 'Aggressive'} Mode request`);
+      return undefined;
+    }
+    if (mode === 'aggressive' && !rule.aggressiveResponder) {
+      // Refused before any state exists; the cleartext notify spares the initiator its retransmissions.
+      this.counters.inc('p1.aggressive_refused');
+      this.log.info(`rule "${rule.label}" does not answer Aggressive Mode (aggressiveResponder off); refused ${endpointKey(from)}`);
+      const n: Payload = { type: PayloadType.N, doi: Doi.IPSEC, protocol: ProtocolId.ISAKMP, spi: Buffer.concat([header.icookie, Buffer.alloc(8)]),
+        notifyType: NotifyType.NO_PROPOSAL_CHOSEN, data: Buffer.alloc(0) };
+      const h = { icookie: header.icookie, rcookie: Buffer.alloc(8), nextPayload: 0, version: 0x10, exchangeType: ExchangeType.INFORMATIONAL, flags: 0, messageId: 0 };
+      this.transport.send(encodeMessage(h, [n]).datagram, from, to);
       return undefined;
     }
     const sa = new IkeSa({
       role: 'responder', local: to, peer: from, clock: this.clock, icookie: header.icookie, rcookie: this.random(8),
-      mode: 'main', ruleLabel: rule.label, log: this.log, counters: this.counters, serial: ++serials,
+      mode, ruleLabel: rule.label, log: this.log, counters: this.counters, serial: ++serials,
     });
     return this.adopt(sa, rule);
   }
@@ -335,7 +354,7 @@ export class Ikev1Engine implements Phase1Services {
       if (encrypted) sa.stats.errDecrypt++;
       this.counters.inc('rx.malformed');
       this.log.info(`SA ${sa.cookieString()}: malformed message from ${endpointKey(from)}: ${(e as Error).message}`);
-      if (encrypted && ctx.step === 'MM_R2_SENT') {
+      if (encrypted && (ctx.step === 'MM_R2_SENT' || ctx.step === 'AM_R1_SENT')) {
         // The first encrypted message does not decrypt to a valid chain: with pre-shared keys the
         // keys (SKEYID_e) differ, which is what a wrong pre-shared key looks like.
         this.fail(ctx, new ExchangeError(ExchangeErr.AUTHENTICATION_FAILED,
@@ -346,7 +365,7 @@ export class Ikev1Engine implements Phase1Services {
       }
       return;
     }
-    const row = this.transitionFor(ctx, encrypted);
+    const row = this.transitionFor(ctx, encrypted, msg.payloads);
     if (!row) {
       this.counters.inc('rx.unexpected');
       this.log.info(`SA ${sa.cookieString()}: unexpected ${encrypted ? 'encrypted ' : ''}message in step ${ctx.step}; dropped`);
@@ -390,10 +409,14 @@ export class Ikev1Engine implements Phase1Services {
     return { header, payloads, body, spans, encrypted, from, to };
   }
 
-  private transitionFor(ctx: Phase1Context, encrypted: boolean): Phase1Transition | undefined {
+  private transitionFor(ctx: Phase1Context, encrypted: boolean, payloads: readonly Payload[]): Phase1Transition | undefined {
     const auth = ctx.sa.negotiated?.auth;
-    return MAIN_MODE.find((t) => t.from === ctx.step && t.role === ctx.sa.role && t.encrypted === encrypted &&
-      (t.auth === undefined || t.auth === auth));
+    const table = ctx.sa.mode === 'main' ? MAIN_MODE : AGGRESSIVE_MODE;
+    const rows = table.filter((t) => t.from === ctx.step && t.role === ctx.sa.role && t.encrypted === encrypted &&
+      (t.auth === undefined || auth === undefined || t.auth === auth));
+    // Aggressive Mode AM2: the auth method is not known before the handler reads the SA, so rows
+    // differing only in auth are told apart by their required payloads (the handler then checks).
+    return rows.find((t) => t.required.every((r) => payloads.some((p) => p.type === r))) ?? rows[0];
   }
 
   private phase1Done(ctx: Phase1Context): void {

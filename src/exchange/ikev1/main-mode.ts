@@ -18,13 +18,19 @@
  * HASH(CKY-I | CKY-R | IP | port) of the destination first, then of the source; a mismatch means
  * a NAT is in the path, and the initiator floats to port 4500 for MM5.
  */
+import { timingSafeEqual } from 'node:crypto';
+
 import { IkeSaState } from '../ike-sa';
 import { NotifyType, VendorId } from '../../wire/ikev1/iana';
 import { natDHash } from '../../wire/ikev1/nat-t';
 import { PayloadType, type Payload, type SaPayload } from '../../wire/ikev1/types';
 import { encodePayloadChain } from '../../wire/ikev1/message';
 import { acceptP1Reply, buildP1SaPayload, selectP1Transform } from './proposals';
-import { buildAuthPayloads, deriveKeys, ExchangeErr, ExchangeError, verifyPeerAuth } from './phase1-steps';
+import {
+  buildAuthPayloads, certRequestPayloads, deriveKeys, describeId, ExchangeErr, ExchangeError, noteCertRequests, verifyPeerAuth,
+} from './phase1-steps';
+import type { IdValue } from '../../wire/ikev1/id';
+import type { Endpoint } from '../../net/transport';
 import type { Phase1Context, Phase1Step } from './phase1-context';
 import type { InMessage, Phase1Services } from './services';
 
@@ -46,18 +52,18 @@ export interface Phase1Transition {
 /** Payloads any Phase 1 message may carry in addition (LS-2: always allowed). */
 export const ALWAYS_ALLOWED: readonly number[] = [PayloadType.VID, PayloadType.N];
 
-const NAT_D = [PayloadType.NAT_D, PayloadType.NAT_D_DRAFT];
+export const NAT_D = [PayloadType.NAT_D, PayloadType.NAT_D_DRAFT];
 
 export const VENDOR_IDS: readonly Buffer[] = [VendorId.NAT_T_RFC3947, VendorId.NAT_T_DRAFT_03, VendorId.NAT_T_DRAFT_02N, VendorId.DPD]
   .map((h) => Buffer.from(h, 'hex'));
 
-function vendorIdPayloads(svc: Phase1Services): Payload[] {
+export function vendorIdPayloads(svc: Phase1Services): Payload[] {
   const ids = svc.settings.natT ? VENDOR_IDS : VENDOR_IDS.filter((v) => v.toString('hex') === VendorId.DPD);
   return ids.map((data) => ({ type: PayloadType.VID, data }));
 }
 
 /** Notes what the peer's vendor IDs say it supports (NAT-T flavour, DPD). */
-function readVendorIds(ctx: Phase1Context, msg: InMessage): void {
+export function readVendorIds(ctx: Phase1Context, msg: InMessage): void {
   for (const p of msg.payloads) {
     if (p.type !== PayloadType.VID) continue;
     const hex = p.data.toString('hex');
@@ -68,31 +74,38 @@ function readVendorIds(ctx: Phase1Context, msg: InMessage): void {
   ctx.sa.natT.peerSupports = ctx.natDType !== undefined;
 }
 
-/** NAT-D payloads: the destination's hash first, then the source's (RFC 3947 §3.2). */
-function natDPayloads(svc: Phase1Services, ctx: Phase1Context): Payload[] {
+/**
+ * NAT-D payloads: the destination's hash first, then the source's (RFC 3947 §3.2), of the
+ * endpoints the message goes between (default: the SA's; Aggressive Mode AM3 passes the NAT-T ones).
+ */
+export function natDPayloads(svc: Phase1Services, ctx: Phase1Context, dst: Endpoint = ctx.sa.peer, src: Endpoint = ctx.sa.local): Payload[] {
   if (!svc.settings.natT || ctx.natDType === undefined) return [];
   const sa = ctx.sa;
   const h = sa.negotiated!.hash;
   const type = ctx.natDType as typeof PayloadType.NAT_D;
   return [
-    { type, data: natDHash(h, sa.icookie, sa.rcookie, sa.peer.address, sa.peer.port) },
-    { type, data: natDHash(h, sa.icookie, sa.rcookie, sa.local.address, sa.local.port) },
+    { type, data: natDHash(h, sa.icookie, sa.rcookie, dst.address, dst.port) },
+    { type, data: natDHash(h, sa.icookie, sa.rcookie, src.address, src.port) },
   ];
 }
 
 /** Compares the peer's NAT-D payloads with what we see (RFC 3947 §3.2). */
-function checkNatD(ctx: Phase1Context, msg: InMessage): void {
+export function checkNatD(ctx: Phase1Context, msg: InMessage): void {
   const natd = msg.payloads.filter((p) => p.type === PayloadType.NAT_D || p.type === PayloadType.NAT_D_DRAFT) as { data: Buffer }[];
   if (natd.length < 2) return;
   const sa = ctx.sa;
   const h = sa.negotiated!.hash;
   const mine = natDHash(h, sa.icookie, sa.rcookie, msg.to.address, msg.to.port);
   const theirs = natDHash(h, sa.icookie, sa.rcookie, msg.from.address, msg.from.port);
-  sa.natT.localBehindNat = !natd[0].data.equals(mine);
-  sa.natT.peerBehindNat = !natd.slice(1).some((p) => p.data.equals(theirs));
+  sa.natT.localBehindNat = !sameHash(natd[0].data, mine);
+  sa.natT.peerBehindNat = !natd.slice(1).some((p) => sameHash(p.data, theirs));
   if (sa.natT.localBehindNat || sa.natT.peerBehindNat) {
     sa.log.info(`NAT detected (${sa.natT.localBehindNat ? 'we are' : 'the peer is'} behind it): IKE moves to the NAT-T port`);
   }
+}
+
+function sameHash(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,6 +146,7 @@ async function mainInR1OutI2(svc: Phase1Services, ctx: Phase1Context, msg: InMes
 /** MM3 in, MM4 out: their KE and Ni; our KE and Nr; g^xy and the keys. */
 async function mainInI2OutR2(svc: Phase1Services, ctx: Phase1Context, msg: InMessage): Promise<void> {
   takeKeAndNonce(ctx, msg, 'initiator');
+  noteCertRequests(ctx, msg);
   checkNatD(ctx, msg);
   lookupPsk(svc, ctx);
   await sendKeAndNonce(svc, ctx, false);
@@ -142,6 +156,7 @@ async function mainInI2OutR2(svc: Phase1Services, ctx: Phase1Context, msg: InMes
 /** MM4 in, MM5 out: their KE and Nr; g^xy and the keys; our ID and HASH_I/SIG_I, encrypted. */
 async function mainInR2OutI3(svc: Phase1Services, ctx: Phase1Context, msg: InMessage): Promise<void> {
   takeKeAndNonce(ctx, msg, 'responder');
+  noteCertRequests(ctx, msg);
   checkNatD(ctx, msg);
   lookupPsk(svc, ctx);
   await deriveKeys(svc, ctx, await ctx.ke!.computeSharedSecret(ctx.gxr!));
@@ -160,11 +175,11 @@ async function mainInR3(svc: Phase1Services, ctx: Phase1Context, msg: InMessage)
   await verifyPeerAuth(svc, ctx, msg);
 }
 
-function saBody(sa: SaPayload): Buffer {
+export function saBody(sa: SaPayload): Buffer {
   return encodePayloadChain([sa]).subarray(4);
 }
 
-function takeKeAndNonce(ctx: Phase1Context, msg: InMessage, from: 'initiator' | 'responder'): void {
+export function takeKeAndNonce(ctx: Phase1Context, msg: InMessage, from: 'initiator' | 'responder'): void {
   const ke = (msg.payloads.find((p) => p.type === PayloadType.KE) as { data: Buffer }).data;
   const nonce = (msg.payloads.find((p) => p.type === PayloadType.NONCE) as { data: Buffer }).data;
   if (from === 'initiator') {
@@ -187,23 +202,25 @@ async function sendKeAndNonce(svc: Phase1Services, ctx: Phase1Context, initiator
     ctx.nr = nonce;
   }
   const payloads: Payload[] = [{ type: PayloadType.KE, data: ctx.ke.publicKey }, { type: PayloadType.NONCE, data: nonce }];
-  if (ctx.sa.negotiated!.auth === 'rsa_sig') payloads.push({ type: PayloadType.CR, certType: 4, authority: Buffer.alloc(0) });
-  payloads.push(...natDPayloads(svc, ctx));
+  payloads.push(...certRequestPayloads(svc, ctx), ...natDPayloads(svc, ctx));
   svc.sendPhase1(ctx, payloads, { encrypt: false, expectReply: initiator });
 }
 
-/** Main Mode pre-shared keys are found by the peer's address (its ID is still encrypted). */
-function lookupPsk(svc: Phase1Services, ctx: Phase1Context): void {
+/**
+ * Main Mode pre-shared keys are found by the peer's address (its ID is still encrypted);
+ * Aggressive Mode passes the peer's ID too (it came in the clear in AM1/AM2).
+ */
+export function lookupPsk(svc: Phase1Services, ctx: Phase1Context, peerId?: IdValue): void {
   if (ctx.sa.negotiated!.auth !== 'preshared') return;
-  const psk = svc.credentials.presharedKey(ctx.sa.local, ctx.sa.peer);
+  const psk = svc.credentials.presharedKey(ctx.sa.local, ctx.sa.peer, peerId);
   if (!psk) {
-    throw new ExchangeError(ExchangeErr.NO_PSK, `no pre-shared key for peer ${ctx.sa.peer.address} (ike.preshared)`,
+    throw new ExchangeError(ExchangeErr.NO_PSK, `no pre-shared key for peer ${ctx.sa.peer.address}${peerId ? ` (${describeId(peerId)})` : ''} (ike.preshared)`,
       NotifyType.AUTHENTICATION_FAILED);
   }
   ctx.sa.keys.preSharedKey = Buffer.from(psk);
 }
 
-const P1_EXTRAS = [PayloadType.CR, ...NAT_D];
+export const P1_EXTRAS = [PayloadType.CR, ...NAT_D];
 
 /** The Main Mode table (initiator rows follow the ladder above, responder rows likewise). */
 export const MAIN_MODE: readonly Phase1Transition[] = [

@@ -47,7 +47,9 @@ export class Phase1Context {
   gxi?: Buffer;
   gxr?: Buffer;
   peerId?: IdValue;
-  /** Certificates the peer sent (DER). */
+  /** The body of the peer's ID payload as received (HASH_I/HASH_R cover it). */
+  peerIdBody?: Buffer;
+  /** Certificates the peer sent (DER), first the end entity. */
   peerCerts: Buffer[] = [];
   /** The peer asked for our certificate (CR). */
   peerWantsCert = false;

@@ -8,7 +8,7 @@ import type { SharedSecret } from '../../crypto/types';
 import { OakleyError } from '../../util/errors';
 import { keymat } from '../../util/log';
 import { blockSizeOf } from '../../wire/ikev1/encryption';
-import { NotifyType } from '../../wire/ikev1/iana';
+import { CertEncoding, NotifyType } from '../../wire/ikev1/iana';
 import { PayloadType } from '../../wire/ikev1/types';
 import { decodeIdData, encodeIdData, type IdValue } from '../../wire/ikev1/id';
 import type { IdPayload, Payload } from '../../wire/ikev1/types';
@@ -92,32 +92,50 @@ function hashInput(ctx: Phase1Context): Phase1HashInput {
   };
 }
 
+/** Notes a CR (certificate request) from the peer: our CERT then goes with our SIG. */
+export function noteCertRequests(ctx: Phase1Context, msg: InMessage): void {
+  if (msg.payloads.some((p) => p.type === PayloadType.CR)) ctx.peerWantsCert = true;
+}
+
+/**
+ * Our CR payloads under rsa_sig: one per trust anchor (authority = the CA's subject DN, as
+ * strongSwan sends them), or one with an empty authority (any CA) when the keystore names none.
+ */
+export function certRequestPayloads(svc: Phase1Services, ctx: Phase1Context, auth = ctx.sa.negotiated?.auth): Payload[] {
+  if (auth !== 'rsa_sig') return [];
+  const cas = svc.credentials.certificateAuthorities?.(ctx.rule) ?? [];
+  if (cas.length === 0) return [{ type: PayloadType.CR, certType: CertEncoding.X509_SIGNATURE, authority: Buffer.alloc(0) }];
+  return cas.map((authority) => ({ type: PayloadType.CR, certType: CertEncoding.X509_SIGNATURE, authority }));
+}
+
 /**
  * Our identity and authenticator: [ID, HASH] for pre-shared keys, [ID, CERT?, SIG] for RSA
- * signatures (SIG = RSA PKCS#1 type 1 over HASH_I/HASH_R, no DigestInfo, RFC 2409 §5.1).
+ * signatures (SIG = RSA PKCS#1 type 1 over HASH_I/HASH_R, no DigestInfo, RFC 2409 §5.1). CERT
+ * goes only when the peer asked for it (CR). `withId: false` leaves the ID out (Aggressive Mode
+ * AM3: IDii went in AM1, and HASH_I covers that body, which is the same deterministic encoding).
  */
-export async function buildAuthPayloads(svc: Phase1Services, ctx: Phase1Context): Promise<Payload[]> {
+export async function buildAuthPayloads(svc: Phase1Services, ctx: Phase1Context, opts: { withId?: boolean } = {}): Promise<Payload[]> {
   const id = idPayload(localIdentity(ctx));
   const h = ctx.sa.role === 'initiator' ? await hashI(svc.crypto.kdf, hashInput(ctx), idBody(id))
     : await hashR(svc.crypto.kdf, hashInput(ctx), idBody(id));
-  if (ctx.sa.negotiated!.auth === 'preshared') return [id, { type: PayloadType.HASH, data: h }];
+  const out: Payload[] = opts.withId === false ? [] : [id];
+  if (ctx.sa.negotiated!.auth === 'preshared') return [...out, { type: PayloadType.HASH, data: h }];
   const signer = await svc.credentials.rsaSigner?.(ctx.rule);
   if (!signer) {
     throw new ExchangeError(ExchangeErr.NO_CREDENTIALS, `rule "${ctx.rule.label}" uses RSA signatures but no private key is available`,
       NotifyType.AUTHENTICATION_FAILED);
   }
   const sig = await signer.key.sign(h, { padding: 'pkcs1-raw' });
-  const out: Payload[] = [id];
-  if (signer.certificate) out.push({ type: PayloadType.CERT, encoding: 4, data: signer.certificate });
+  if (signer.certificate && ctx.peerWantsCert) out.push({ type: PayloadType.CERT, encoding: CertEncoding.X509_SIGNATURE, data: signer.certificate });
   out.push({ type: PayloadType.SIG, data: sig });
   return out;
 }
 
 /**
- * Checks the peer's ID and HASH/SIG in `msg` (RFC 2409 §5): the ID must be acceptable under the
- * rule, and the authenticator must verify over the exact ID payload body received.
+ * Takes the peer's ID payload from `msg`: decodes it, checks it against the rule, and keeps its
+ * exact body for HASH_I/HASH_R. Aggressive Mode responders call this on AM1, before the keys.
  */
-export async function verifyPeerAuth(svc: Phase1Services, ctx: Phase1Context, msg: InMessage): Promise<void> {
+export function acceptPeerId(ctx: Phase1Context, msg: InMessage): IdValue {
   const idIndex = msg.payloads.findIndex((p) => p.type === PayloadType.ID);
   const id = msg.payloads[idIndex] as IdPayload;
   let peerId: IdValue;
@@ -126,9 +144,21 @@ export async function verifyPeerAuth(svc: Phase1Services, ctx: Phase1Context, ms
   } catch (e) {
     throw new ExchangeError(ExchangeErr.INVALID_ID, `peer ID payload: ${(e as Error).message}`, NotifyType.INVALID_ID_INFORMATION);
   }
-  ctx.peerId = peerId;
   checkPeerId(ctx, peerId);
-  const body = receivedBody(msg, idIndex);
+  ctx.peerId = peerId;
+  ctx.peerIdBody = Buffer.from(receivedBody(msg, idIndex));
+  return peerId;
+}
+
+/**
+ * Checks the peer's ID and HASH/SIG (RFC 2409 §5): the ID must be acceptable under the rule, and
+ * the authenticator must verify over the exact ID payload body received — from `msg`, or (when
+ * `msg` has none: Aggressive Mode AM3) the one kept from an earlier message.
+ */
+export async function verifyPeerAuth(svc: Phase1Services, ctx: Phase1Context, msg: InMessage): Promise<void> {
+  if (msg.payloads.some((p) => p.type === PayloadType.ID)) acceptPeerId(ctx, msg);
+  const peerId = ctx.peerId!;
+  const body = ctx.peerIdBody!;
   const expected = ctx.sa.role === 'initiator' ? await hashR(svc.crypto.kdf, hashInput(ctx), body)
     : await hashI(svc.crypto.kdf, hashInput(ctx), body);
   const what = ctx.sa.role === 'initiator' ? 'HASH_R' : 'HASH_I';
@@ -142,13 +172,22 @@ export async function verifyPeerAuth(svc: Phase1Services, ctx: Phase1Context, ms
     return;
   }
   const sig = (msg.payloads.find((p) => p.type === PayloadType.SIG) as { data: Buffer }).data;
-  const certs = [...ctx.peerCerts, ...msg.payloads.filter((p) => p.type === PayloadType.CERT).map((p) => (p as { data: Buffer }).data)];
-  const verifier = await svc.credentials.rsaVerifier?.(ctx.rule, peerId, certs);
+  const certs = [...ctx.peerCerts, ...msg.payloads.flatMap((p) => (p.type === PayloadType.CERT ? [Buffer.from(p.data)] : []))];
+  let verifier;
+  try {
+    verifier = await svc.credentials.rsaVerifier?.(ctx.rule, peerId, certs);
+  } catch (e) {
+    // The keystore says why (untrusted CA, expired, ID not in the certificate) and which notify fits.
+    const notify = ((e as OakleyError).detail as { notify?: number } | undefined)?.notify ?? NotifyType.INVALID_CERTIFICATE;
+    throw new ExchangeError(ExchangeErr.AUTHENTICATION_FAILED, `certificate of peer ${describeId(peerId)} not accepted: ${(e as Error).message}`,
+      notify, { cause: (e as OakleyError).code });
+  }
   if (!verifier) {
     throw new ExchangeError(ExchangeErr.AUTHENTICATION_FAILED, `no trusted public key for peer ${describeId(peerId)}`,
-      NotifyType.INVALID_CERTIFICATE);
+      NotifyType.CERTIFICATE_UNAVAILABLE);
   }
   if (!(await verifier.verify(expected, sig, { padding: 'pkcs1-raw' }))) {
+    ctx.sa.stats.errHash++;
     throw new ExchangeError(ExchangeErr.AUTHENTICATION_FAILED, `SIG over ${what} from ${describeId(peerId)} does not verify`,
       NotifyType.INVALID_SIGNATURE);
   }

@@ -7,6 +7,7 @@ import type { IsakmpHeader, Payload } from '../../wire/ikev1/types';
 import type { PayloadSpan } from '../../wire/ikev1/message';
 import type { Endpoint } from '../../net/transport';
 import type { KernelIpsec } from '../../kernel/types';
+import type { Counters } from '../../util/counters';
 import type { Ikev1Credentials, Ikev1Rule, Ikev1Settings } from './config';
 import type { Phase1Context } from './phase1-context';
 
@@ -33,6 +34,9 @@ export interface Phase1Services {
   readonly settings: Ikev1Settings;
   readonly credentials: Ikev1Credentials;
   readonly kernel: KernelIpsec;
+  readonly counters: Counters;
+  /** Our NAT-T port (4500 unless configured otherwise). */
+  readonly natPort: number;
   random(n: number): Buffer;
   /** Encodes (and with `encrypt`, encrypts with the chained Phase 1 IV) and sends a Phase 1 message. */
   sendPhase1(ctx: Phase1Context, payloads: Payload[], options: SendOptions): void;
