@@ -29,11 +29,14 @@ export interface BedOptions {
   readonly clock?: Clock;
   readonly rulesA: Ikev1Rule[];
   readonly rulesB: Ikev1Rule[];
-  readonly credsA: Ikev1Credentials;
-  readonly credsB: Ikev1Credentials;
+  /** Credentials, or a factory that gets the side's crypto suite (keys loaded on its RSA path). */
+  readonly credsA: CredentialsSource;
+  readonly credsB: CredentialsSource;
   readonly settings?: Partial<Ikev1Settings>;
   readonly net?: MemoryNetwork;
 }
+
+export type CredentialsSource = Ikev1Credentials | ((crypto: CryptoSuite) => Promise<Ikev1Credentials>);
 
 export interface Bed {
   readonly net: MemoryNetwork;
@@ -43,9 +46,10 @@ export interface Bed {
   close(): Promise<void>;
 }
 
-async function side(net: MemoryNetwork, clock: Clock, at: Endpoint, path: CryptoPath, rules: Ikev1Rule[], credentials: Ikev1Credentials,
+async function side(net: MemoryNetwork, clock: Clock, at: Endpoint, path: CryptoPath, rules: Ikev1Rule[], source: CredentialsSource,
   settings?: Partial<Ikev1Settings>): Promise<Side> {
   const crypto = await openCryptoSuite({ ke: path, rsa: path, prf: path, cipher: path === 'native' ? 'native' : path, random: 'node' }, {}, () => {});
+  const credentials = typeof source === 'function' ? await source(crypto) : source;
   const transport = net.attach([at, { address: at.address, port: 4500 }]);
   const kernel = new MemoryKernel({ clock });
   const { log, lines } = memoryLogger({ level: 'debug' });

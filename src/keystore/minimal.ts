@@ -1,0 +1,209 @@
+/**
+ * A minimal certificate store for RSA signature authentication (tests, small setups): trust
+ * anchors (CA certificates), our certificate and private key, and the checks a received
+ * certificate must pass before its key may verify a SIG payload:
+ *
+ *  - the end-entity certificate chains to a trust anchor, possibly through CA certificates the
+ *    peer sent too (each link: issuer name matches and the signature verifies with the issuer's
+ *    key; intermediates must be CAs), at most `maxChain` links;
+ *  - every certificate on the chain is inside its validity window;
+ *  - the peer's Phase 1 identity is in the certificate: ID_DER_ASN1_DN equals the subject DER
+ *    exactly; FQDN, USER_FQDN and IP addresses must be subjectAltName entries (no wildcards, no
+ *    fallback to the subject CN).
+ *
+ * The private key is loaded through the crypto suite's RSA provider, so it may be a PEM file in
+ * software or an object on a PKCS#11 token (SoftHSM in tests). No revocation checking (no CRL, no
+ * OCSP): that is for the full keystore (ikecert).
+ */
+import { X509Certificate } from 'node:crypto';
+
+import type { RsaPrivateKey, RsaPrivateKeySource, RsaProvider, RsaPublicKey } from '../crypto/types';
+import { OakleyError } from '../util/errors';
+import { NotifyType } from '../wire/ikev1/iana';
+import type { IdValue } from '../wire/ikev1/id';
+import type { Ikev1Credentials, Ikev1Rule } from '../exchange/ikev1/config';
+
+export const KeystoreErr = {
+  BAD_CERT: 'IKE_ERR_CERT_ENCODING',
+  UNTRUSTED: 'IKE_ERR_CERT_UNTRUSTED',
+  EXPIRED: 'IKE_ERR_CERT_EXPIRED',
+  ID_MISMATCH: 'IKE_ERR_CERT_ID_MISMATCH',
+  NO_CERT: 'IKE_ERR_CERT_UNAVAILABLE',
+} as const;
+
+export interface MinimalKeystoreOptions {
+  /** The RSA provider of the crypto suite (node, native or pkcs11 path). */
+  readonly rsa: RsaProvider;
+  /** CA certificates we trust (PEM, possibly several in one string, or DER). */
+  readonly trustAnchors: readonly (string | Buffer)[];
+  /** Our certificate (PEM or DER). */
+  readonly certificate?: string | Buffer;
+  /** Our private key: PEM/DER bytes or a token object. */
+  readonly privateKey?: RsaPrivateKeySource;
+  /** Current time in ms for validity checks (default Date.now). */
+  readonly now?: () => number;
+  /** Longest chain accepted, end entity to anchor (default 4). */
+  readonly maxChain?: number;
+}
+
+/** Parses PEM (one or more CERTIFICATE blocks) or DER into certificates. */
+export function parseCertificates(input: string | Buffer): X509Certificate[] {
+  const text = typeof input === 'string' ? input : input.subarray(0, 64).toString('latin1').includes('-----BEGIN') ? input.toString() : undefined;
+  try {
+    if (text === undefined) return [new X509Certificate(input as Buffer)];
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new Error('no CERTIFICATE block in PEM');
+    return blocks.map((b) => new X509Certificate(b));
+  } catch (e) {
+    throw new OakleyError(KeystoreErr.BAD_CERT, `cannot read certificate: ${(e as Error).message}`, { notify: NotifyType.INVALID_CERT_ENCODING });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Just enough DER to find the subject Name of a certificate (X.509 §4.1: Certificate ::=
+// SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer,
+// validity, subject, ... } ... }). Bounded reads: every length is checked against its parent.
+// ---------------------------------------------------------------------------------------------
+
+interface Tlv { readonly tag: number; readonly start: number; readonly contentStart: number; readonly end: number }
+
+function readTlv(der: Buffer, pos: number, roof: number): Tlv {
+  if (pos + 2 > roof) throw new Error(`DER element at ${pos} runs past ${roof}`);
+  const tag = der[pos];
+  let len = der[pos + 1];
+  let p = pos + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || p + n > roof) throw new Error(`bad DER length at ${pos}`);
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[p + i];
+    p += n;
+  }
+  if (p + len > roof) throw new Error(`DER element at ${pos} (${len} octets) runs past ${roof}`);
+  return { tag, start: pos, contentStart: p, end: p + len };
+}
+
+/** The DER of a certificate's subject Name, as an ID_DER_ASN1_DN payload carries it. */
+export function subjectDer(cert: X509Certificate | Buffer | string): Buffer {
+  const raw = cert instanceof X509Certificate ? cert.raw : parseCertificates(cert)[0].raw;
+  try {
+    const outer = readTlv(raw, 0, raw.length);
+    const tbs = readTlv(raw, outer.contentStart, outer.end);
+    let pos = tbs.contentStart;
+    let el = readTlv(raw, pos, tbs.end);
+    if (el.tag === 0xa0) { pos = el.end; el = readTlv(raw, pos, tbs.end); } // version
+    for (let i = 0; i < 4; i++) { pos = el.end; el = readTlv(raw, pos, tbs.end); } // serial, sigAlg, issuer, validity
+    if (el.tag !== 0x30) throw new Error(`subject is not a SEQUENCE (tag 0x${el.tag.toString(16)})`);
+    return Buffer.from(raw.subarray(el.start, el.end));
+  } catch (e) {
+    throw new OakleyError(KeystoreErr.BAD_CERT, `cannot find the subject of a certificate: ${(e as Error).message}`,
+      { notify: NotifyType.INVALID_CERT_ENCODING });
+  }
+}
+
+export class MinimalKeystore {
+  private constructor(
+    private readonly o: MinimalKeystoreOptions,
+    readonly anchors: readonly X509Certificate[],
+    readonly certificate: X509Certificate | undefined,
+    private readonly key: RsaPrivateKey | undefined,
+  ) {}
+
+  /** Reads the anchors and our certificate, and loads our private key through the RSA provider. */
+  static async open(o: MinimalKeystoreOptions): Promise<MinimalKeystore> {
+    const anchors = o.trustAnchors.flatMap((a) => parseCertificates(a));
+    const cert = o.certificate !== undefined ? parseCertificates(o.certificate)[0] : undefined;
+    const key = o.privateKey ? await o.rsa.loadPrivateKey(o.privateKey) : undefined;
+    return new MinimalKeystore(o, anchors, cert, key);
+  }
+
+  /** Our identity as ID_DER_ASN1_DN (the subject of our certificate). */
+  localDnId(): IdValue {
+    if (!this.certificate) throw new OakleyError(KeystoreErr.NO_CERT, 'no local certificate');
+    return { kind: 'der-dn', der: subjectDer(this.certificate) };
+  }
+
+  /** Subject DNs of the trust anchors, for CR payloads. */
+  authorities(): Buffer[] {
+    return this.anchors.map((a) => subjectDer(a));
+  }
+
+  /**
+   * Checks a peer's certificates against the anchors and its identity (module comment).
+   * @param certificates DER certificates the peer sent, in any order
+   * @returns the verification key of the end-entity certificate
+   * @throws OakleyError KeystoreErr.* with detail.notify naming the IKEv1 notification that fits
+   */
+  async verify(peerId: IdValue, certificates: readonly Buffer[]): Promise<RsaPublicKey> {
+    if (certificates.length === 0) {
+      throw new OakleyError(KeystoreErr.NO_CERT, 'the peer sent no certificate', { notify: NotifyType.CERTIFICATE_UNAVAILABLE });
+    }
+    const certs = certificates.flatMap((c) => parseCertificates(c));
+    const leaves = certs.filter((c) => !c.ca);
+    const leaf = leaves.find((c) => idInCertificate(peerId, c));
+    if (!leaf) {
+      throw new OakleyError(KeystoreErr.ID_MISMATCH,
+        `the peer's identity is not the subject or a subjectAltName of ${leaves.length ? `its certificate (${leaves[0].subject.replace(/\n/g, ', ')})` : 'any end-entity certificate it sent'}`,
+        { notify: NotifyType.INVALID_ID_INFORMATION });
+    }
+    this.chainToAnchor(leaf, certs.filter((c) => c.ca));
+    return this.o.rsa.loadPublicKey({ der: leaf.raw });
+  }
+
+  private chainToAnchor(leaf: X509Certificate, intermediates: readonly X509Certificate[]): void {
+    const now = (this.o.now ?? Date.now)();
+    const max = this.o.maxChain ?? 4;
+    let current = leaf;
+    for (let depth = 0; depth < max; depth++) {
+      checkValidity(current, now);
+      const anchor = this.anchors.find((a) => current.checkIssued(a) && current.verify(a.publicKey));
+      if (anchor) {
+        checkValidity(anchor, now);
+        return;
+      }
+      const next = intermediates.find((c) => c !== current && current.checkIssued(c) && current.verify(c.publicKey));
+      if (!next) break;
+      current = next;
+    }
+    throw new OakleyError(KeystoreErr.UNTRUSTED,
+      `certificate "${leaf.subject.replace(/\n/g, ', ')}" (issuer "${leaf.issuer.replace(/\n/g, ', ')}") does not chain to a trusted CA`,
+      { notify: NotifyType.INVALID_CERT_AUTHORITY });
+  }
+
+  /** The engine's view: sign with our key, verify peers, name our CAs in CR. */
+  credentials(presharedKey: Ikev1Credentials['presharedKey'] = () => undefined): Ikev1Credentials {
+    return {
+      presharedKey,
+      rsaSigner: async () => (this.key ? { key: this.key, ...(this.certificate ? { certificate: this.certificate.raw } : {}) } : undefined),
+      rsaVerifier: (_rule: Ikev1Rule, peerId: IdValue, certs: readonly Buffer[]) => this.verify(peerId, certs),
+      certificateAuthorities: () => this.authorities(),
+    };
+  }
+
+  close(): void {
+    this.key?.dispose();
+  }
+}
+
+function checkValidity(c: X509Certificate, now: number): void {
+  const from = Date.parse(c.validFrom);
+  const to = Date.parse(c.validTo);
+  if (!(now >= from && now <= to)) {
+    throw new OakleyError(KeystoreErr.EXPIRED, `certificate "${c.subject.replace(/\n/g, ', ')}" is valid only from ${c.validFrom} to ${c.validTo}`,
+      { notify: NotifyType.INVALID_CERTIFICATE });
+  }
+}
+
+/** Is the Phase 1 identity the certificate's subject DN or one of its subjectAltNames? */
+export function idInCertificate(id: IdValue, c: X509Certificate): boolean {
+  switch (id.kind) {
+    case 'der-dn': {
+      const subject = subjectDer(c);
+      return subject.length === id.der.length && subject.equals(id.der);
+    }
+    case 'fqdn': return c.checkHost(id.name, { subject: 'never', wildcards: false }) !== undefined;
+    case 'user-fqdn': return c.checkEmail(id.name, { subject: 'never' }) !== undefined;
+    case 'ipv4': case 'ipv6': return c.checkIP(id.address) !== undefined;
+    default: return false;
+  }
+}
