@@ -33,6 +33,9 @@ export interface BedOptions {
   readonly credsA: CredentialsSource;
   readonly credsB: CredentialsSource;
   readonly settings?: Partial<Ikev1Settings>;
+  /** Per-side settings on top of `settings`. */
+  readonly settingsA?: Partial<Ikev1Settings>;
+  readonly settingsB?: Partial<Ikev1Settings>;
   readonly net?: MemoryNetwork;
 }
 
@@ -62,8 +65,8 @@ export async function makeBed(o: BedOptions): Promise<Bed> {
   const clock = o.clock ?? new SystemClock();
   const net = o.net ?? new MemoryNetwork({ clock });
   const path = o.path ?? 'node';
-  const a = await side(net, clock, A, path, o.rulesA, o.credsA, o.settings);
-  const b = await side(net, clock, B, path, o.rulesB, o.credsB, o.settings);
+  const a = await side(net, clock, A, path, o.rulesA, o.credsA, { ...o.settings, ...o.settingsA });
+  const b = await side(net, clock, B, path, o.rulesB, o.credsB, { ...o.settings, ...o.settingsB });
   return {
     net, clock, a, b,
     async close() {
