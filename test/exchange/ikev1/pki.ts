@@ -39,6 +39,15 @@ export class TestPki {
     return this.read(name);
   }
 
+  /** An intermediate CA certificate issued by `ca`. */
+  intermediate(caName: string, name: string, cn: string): Issued {
+    this.openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/C=US/O=Oakley Test/CN=${cn}`);
+    writeFileSync(join(this.dir, `${name}.ext`), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+    this.openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-set_serial', String(this.serial++),
+      '-out', `${name}.pem`, '-days', '3650', '-sha256', '-extfile', `${name}.ext`);
+    return this.read(name);
+  }
+
   private read(name: string): Issued {
     return { certPem: readFileSync(join(this.dir, `${name}.pem`), 'utf8'), keyPem: readFileSync(join(this.dir, `${name}.key`), 'utf8') };
   }
