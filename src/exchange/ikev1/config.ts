@@ -8,6 +8,7 @@ import type { RsaPrivateKey, RsaPublicKey } from '../../crypto/types';
 import type { Endpoint } from '../../net/transport';
 import type { RetransmitConfig } from '../retransmit';
 import type { P1Transform, P2Policy } from './proposals';
+import type { TrafficSelectors } from './traffic-selectors';
 
 /** One rule: which peers it covers and how to negotiate with them. */
 export interface Ikev1Rule {
@@ -26,6 +27,12 @@ export interface Ikev1Rule {
   readonly remoteId?: IdValue;
   /** Quick Mode policy (ipsecinit.conf, p2_* parameters). */
   readonly p2: P2Policy;
+  /**
+   * Quick Mode client identities this rule accepts as responder (`local` = our side, `remote` =
+   * the peer's side; the initiator's IDci must lie in `remote`, its IDcr in `local`). Absent = only
+   * the Phase 1 addresses themselves (host-to-host).
+   */
+  readonly p2Selectors?: readonly TrafficSelectors[];
   /**
    * Answer Aggressive Mode as responder under this rule. Off by default: with pre-shared keys the
    * responder's HASH_R lets a passive attacker run an offline dictionary attack on the key.
@@ -60,6 +67,11 @@ export interface Ikev1Settings {
   readonly natT: boolean;
   /** DPD (RFC 3706): send R-U-THERE after this much idle time when the peer supports it; 0 = off. */
   readonly dpdIdleMs: number;
+  /**
+   * As Quick Mode responder, set the commit bit (RFC 2408 §4.6) and confirm QM3 with a fourth
+   * message carrying CONNECTED. Off by default, as in Solaris.
+   */
+  readonly p2Commit: boolean;
 }
 
 export const DEFAULT_SETTINGS: Ikev1Settings = {
@@ -69,4 +81,5 @@ export const DEFAULT_SETTINGS: Ikev1Settings = {
   expireMs: 300_000,
   natT: true,
   dpdIdleMs: 0,
+  p2Commit: false,
 };

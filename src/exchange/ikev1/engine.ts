@@ -6,6 +6,8 @@
  * Informational exchanges are handled by modules registered per exchange type.
  */
 
+import { EventEmitter } from 'node:events';
+
 import type { CryptoSuite } from '../../crypto/registry';
 import type { KernelIpsec } from '../../kernel/types';
 import { endpointKey, type Endpoint, type ReceivedDatagram, type Transport } from '../../net/transport';
@@ -27,6 +29,8 @@ import { ALWAYS_ALLOWED, MAIN_MODE, mainOutI1, type Phase1Transition } from './m
 import { CIPHER_OF, Phase1Context } from './phase1-context';
 import { ExchangeErr, ExchangeError } from './phase1-steps';
 import type { InMessage, Phase1Services, SendOptions } from './services';
+import { attachPhase2 } from './phase2';
+import { quickMode, type ChildSaPair, type QuickModeOptions } from './quick-mode';
 
 export interface Ikev1EngineOptions {
   readonly transport: Transport;
@@ -48,6 +52,12 @@ export interface ExchangeModule {
   handle(engine: Ikev1Engine, ctx: Phase1Context, isakmp: Buffer, header: IsakmpHeader, from: Endpoint, to: Endpoint): Promise<void>;
 }
 
+/** Engine events: `established` after Phase 1 (INITIAL-CONTACT, DPD hang off it), `closed`. */
+export interface Ikev1EngineEvents {
+  established: [Phase1Context];
+  closed: [];
+}
+
 let serials = 0;
 
 export class Ikev1Engine implements Phase1Services {
@@ -65,6 +75,7 @@ export class Ikev1Engine implements Phase1Services {
   private readonly sas = new Map<string, Phase1Context>();
   private readonly modules = new Map<number, ExchangeModule>();
   private readonly unsubscribe: () => void;
+  readonly events = new EventEmitter<Ikev1EngineEvents>();
 
   constructor(o: Ikev1EngineOptions) {
     this.transport = o.transport;
@@ -78,6 +89,12 @@ export class Ikev1Engine implements Phase1Services {
     this.counters = o.counters ?? new Counters();
     this.natPort = o.natPort ?? IkePort.NAT_T;
     this.unsubscribe = this.transport.onReceive((d) => this.receive(d));
+    attachPhase2(this);
+  }
+
+  /** Quick Mode on an established ISAKMP SA (quick-mode.ts `quickMode`). */
+  quickMode(ctx: Phase1Context, options?: QuickModeOptions): Promise<ChildSaPair> {
+    return quickMode(this, ctx, options);
   }
 
   /** Registers the handler of Quick Mode / Informational exchanges. */
@@ -428,6 +445,7 @@ export class Ikev1Engine implements Phase1Services {
     const life = sa.negotiated!.lifetimeSeconds;
     if (life > 0) sa.setTimer('lifetime', life * 1000, () => this.expirePhase1(ctx));
     this.counters.inc('p1.established');
+    this.events.emit('established', ctx);
     this.log.info(`ISAKMP SA ${sa.cookieString()} established with ${endpointKey(sa.peer)} (${sa.negotiated!.encr}-${sa.negotiated!.keyLength}/` +
       `${sa.negotiated!.hash}/group ${sa.negotiated!.group}/${sa.negotiated!.auth})`);
     ctx.settle();
@@ -487,6 +505,7 @@ export class Ikev1Engine implements Phase1Services {
 
   close(): void {
     this.unsubscribe();
+    this.events.emit('closed');
     for (const ctx of [...this.sas.values()]) this.deletePhase1(ctx, 'engine closed');
   }
 }
