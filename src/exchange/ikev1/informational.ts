@@ -110,7 +110,8 @@ export async function deleteIsakmpSa(engine: Ikev1Engine, ctx: Phase1Context, re
  * an ISAKMP SA with the peer if there is one (solaris-ike.md §5.5), then both SAs from our kernel.
  */
 export async function deleteIpsecSa(engine: Ikev1Engine, pair: ChildSaPair, reason: string): Promise<void> {
-  if (pair.state === 'deleted') return;
+  if (pair.state === 'deleted' || pair.deleting) return;
+  pair.deleting = true;
   const ctx = engine.established(pair.peer);
   if (ctx) {
     const d: DeletePayload = { type: PayloadType.D, doi: Doi.IPSEC, protocol: ProtocolId.IPSEC_ESP, spiSize: 4, spis: [spiBytes(pair.inbound.spi)] };

@@ -74,6 +74,8 @@ export interface ChildSaPair {
   state: 'installed' | 'rekeyed' | 'deleted';
   /** A rekey Quick Mode is running for this pair. */
   rekeying?: boolean;
+  /** A Delete for it is being sent (both SAs expire together: one Delete, not two). */
+  deleting?: boolean;
   replacedBy?: ChildSaPair;
 }
 
