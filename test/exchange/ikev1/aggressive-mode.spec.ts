@@ -102,6 +102,37 @@ describe('IKEv1 Aggressive Mode', function () {
     }
   });
 
+  it('different pre-shared keys: the initiator rejects HASH_R and both sides fail (AUTHENTICATION-FAILED)', async () => {
+    const bed = await makeBed({
+      rulesA: [rule('to-b', [xform(AES, 'preshared')], { mode: 'aggressive', localId: { kind: 'fqdn', name: 'a.test' } })],
+      rulesB: [rule('from-a', [xform(AES, 'preshared')], { localId: { kind: 'fqdn', name: 'b.test' }, aggressiveResponder: true })],
+      credsA: pskById({ 'b.test': 'one' }), credsB: pskById({ 'a.test': 'two' }),
+    });
+    try {
+      await assert.rejects(bed.a.engine.initiate(A, B), /HASH_R .* does not verify/);
+      for (let i = 0; i < 50 && bed.b.counters.get('p1.failed') === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(bed.a.counters.get('tx.notify.AUTHENTICATION_FAILED'), 1);
+      assert.equal(bed.b.counters.get('p1.failed'), 1, 'the responder gives up on the notify');
+      assert.equal(bed.a.engine.phase1Sas().length + bed.b.engine.phase1Sas().length, 0);
+    } finally {
+      await bed.close();
+    }
+  });
+
+  it('a responder with no key for the initiator\'s ID fails before answering', async () => {
+    const bed = await makeBed({
+      rulesA: [rule('to-b', [xform(AES, 'preshared')], { mode: 'aggressive', localId: { kind: 'fqdn', name: 'stranger.test' } })],
+      rulesB: [rule('from-a', [xform(AES, 'preshared')], { aggressiveResponder: true })],
+      credsA: pskById({}), credsB: pskById({ 'a.test': 'k' }),
+    });
+    try {
+      await assert.rejects(bed.a.engine.initiate(A, B), /reported AUTHENTICATION_FAILED/);
+      assert.ok(bed.b.logs.some((l) => /no pre-shared key for peer 192\.0\.2\.1 \(stranger\.test\)/.test(l)));
+    } finally {
+      await bed.close();
+    }
+  });
+
   it('refuses to initiate with transforms of several groups (KE goes in AM1)', async () => {
     const bed = await makeBed({
       rulesA: [rule('to-b', [xform(AES, 'preshared'), xform(SUITES[3][1], 'preshared')], { mode: 'aggressive' })],
