@@ -108,6 +108,9 @@ describe('IKEv1 Phase 1 matrix', function () {
     });
   }
 
+  // Pending until the colleague's Quick Mode API (quick-mode.ts) is committed.
+  it('TODO(Quick Mode): QM with PFS on and off in every cell of the matrix');
+
   describe('failures', () => {
     const aes = xform(SUITES[1][1], 'preshared');
 
