@@ -3,8 +3,9 @@
  * same SKEYID, SKEYID_d/a/e, cipher key and IV; then Aggressive Mode per path and the failure
  * cases (refused Aggressive Mode, no common proposal, unknown CA, tampered HASH_I).
  *
- * TODO(Quick Mode): add QM with PFS on/off to every cell once the Quick Mode API (quick-mode.ts,
- * being written alongside) is in; this matrix covers Phase 1 only.
+ * Each Main Mode cell then runs Quick Mode twice on the ISAKMP SA: with PFS in the suite's group
+ * and without PFS (the responder's policy has no pfsGroup and accepts either), and checks that
+ * the pairs mirror each other (A's inbound keys are B's outbound keys and the other way round).
  */
 import assert from 'node:assert/strict';
 
@@ -15,6 +16,9 @@ import { PayloadType } from '../../../src/wire/ikev1/types';
 import { A, B, makeBed, pskCredentials, type CredentialsSource } from './harness';
 import { assertSameKeys, dnOf, rsaCredentials, rule, settled, SUITES, xform } from './fixtures';
 import { TestPki, type Issued } from './pki';
+import { bPairs, p2, waitFor } from './phase2-helpers';
+
+const NO_PFS = p2();
 
 const PATHS: CryptoPath[] = ['node', 'native', 'pkcs11'];
 const AUTHS: P1Auth[] = ['preshared', 'rsa_sig'];
@@ -60,11 +64,11 @@ describe('IKEv1 Phase 1 matrix', function () {
     describe(`crypto path ${path}`, () => {
       for (const auth of AUTHS) {
         for (const [name, suite] of SUITES) {
-          it(`Main Mode ${auth} ${name}: identical SKEYID* and keys on both sides`, async () => {
+          it(`Main Mode ${auth} ${name}: identical SKEYID* and keys on both sides; Quick Mode with and without PFS`, async () => {
             const t = xform(suite, auth);
             const bed = await makeBed({
               path,
-              rulesA: [rule('to-b', [t], ids(auth, 'a'))], rulesB: [rule('from-a', [t], ids(auth, 'b'))],
+              rulesA: [rule('to-b', [t], { ...ids(auth, 'a'), p2: NO_PFS })], rulesB: [rule('from-a', [t], { ...ids(auth, 'b'), p2: NO_PFS })],
               credsA: creds(auth, alice, B.address), credsB: creds(auth, bob, A.address),
             });
             const started = Date.now();
@@ -75,6 +79,15 @@ describe('IKEv1 Phase 1 matrix', function () {
               assertSameKeys(ctx, await settled(bed));
               assert.equal(ctx.sa.negotiated!.group, suite.group);
               assert.equal(ctx.sa.negotiated!.auth, auth);
+              for (const pfsGroup of [suite.group, 0]) {
+                const pair = await bed.a.engine.quickMode(ctx, { policy: { ...NO_PFS, ...(pfsGroup ? { pfsGroup } : {}) } });
+                assert.equal(pair.negotiated.pfsGroup, pfsGroup || undefined);
+                await waitFor(() => bPairs(bed).some((p) => p.inbound.spi === pair.outbound.spi), 'B to install the pair');
+                const peer = bPairs(bed).find((p) => p.inbound.spi === pair.outbound.spi)!;
+                assert.ok(pair.inboundKeys.encryption.equals(peer.outboundKeys.encryption), `QM (PFS ${pfsGroup || 'off'}) keys differ`);
+                assert.ok(pair.outboundKeys.encryption.equals(peer.inboundKeys.encryption));
+                assert.deepEqual(pair.outboundKeys.integrity, peer.inboundKeys.integrity);
+              }
               (results[name] ??= {})[`${auth}/${path}`] = `ok ${Date.now() - started} ms`;
             } catch (e) {
               (results[name] ??= {})[`${auth}/${path}`] = 'FAIL';
@@ -107,9 +120,6 @@ describe('IKEv1 Phase 1 matrix', function () {
       }
     });
   }
-
-  // Pending until the colleague's Quick Mode API (quick-mode.ts) is committed.
-  it('TODO(Quick Mode): QM with PFS on and off in every cell of the matrix');
 
   describe('failures', () => {
     const aes = xform(SUITES[1][1], 'preshared');
