@@ -111,6 +111,7 @@ export class Pkcs11Backend implements CryptoBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.token.drain();
     this.token.close();
   }
 }

@@ -146,6 +146,9 @@ export class Pkcs11Token {
   private free: Handle[] = [];
   private all: Handle[] = [];
   private inFlight = 0;
+  /** close() has begun: no new operations. */
+  private closing = false;
+  private readonly drainWaiters: (() => void)[] = [];
   /** Live ephemeral objects (KE key pairs, token-held g^xy) that a re-initialise would kill. */
   private pinned = 0;
   /** Session objects created by us and not yet destroyed: hex handle -> handle. */
@@ -262,7 +265,7 @@ export class Pkcs11Token {
   }
 
   private session(): Handle {
-    if (this.closed) throw new OakleyError(CryptoErr.TOKEN, `token "${this.label}" is closed`);
+    if (this.closed || this.closing) throw new OakleyError(CryptoErr.TOKEN, `token "${this.label}" is closed`);
     if (!this.anchor) {
       throw new OakleyError(CryptoErr.NO_TOKEN, `token "${this.label}" is no longer present`, { label: this.label });
     }
@@ -297,7 +300,18 @@ export class Pkcs11Token {
       this.inFlight--;
       this.giveBack(s, gen);
       this.lib.maybeReinitialize();
+      if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
     }
+  }
+
+  /**
+   * Resolves once no operation is in flight. close() must not run before: a pkcs11js async call
+   * still on a pool thread when the sessions close (or C_Finalize runs) can crash the process.
+   */
+  drain(): Promise<void> {
+    this.closing = true;
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   /** Synchronous variant for cheap calls (ciphers, random, object creation). */
