@@ -134,6 +134,47 @@ describe('IKEv1 receive path under hostile input', function () {
     }
   });
 
+  for (let k = 0; k < 3; k++) {
+    it(`QM${k + 1}: every truncation and 100 mutations are dropped; the Quick Mode completes and the peer installs our outbound SA`, async () => {
+      const b = await bed();
+      try {
+        const ctx = await b.a.engine.initiate(A, B);
+        await new Promise((r) => setTimeout(r, 5));
+        const rng = new SeededRng(k + 1);
+        let seen = 0;
+        let injected = 0;
+        b.net.dropIf((p) => {
+          if (seen++ === k) {
+            const target = engineAt(b, p);
+            for (let len = 0; len < p.data.length; len++) target.engine.receive({ data: p.data.subarray(0, len), from: p.from, to: p.to });
+            // Mutations of an encrypted message: they fail decryption or HASH(1..3) and are dropped.
+            for (let i = 0; i < 100; i++) target.engine.receive({ data: mutate(rng, p.data), from: p.from, to: p.to });
+            injected += p.data.length + 100;
+          }
+          return false;
+        });
+        const pair = await b.a.engine.quickMode(ctx);
+        await new Promise((r) => setTimeout(r, 5));
+        assert.ok(injected > 100);
+        for (const s2 of [b.a, b.b]) assert.equal(s2.counters.get('rx.internal_error'), 0);
+        const dumpB = b.b.kernel.dump();
+        assert.ok(dumpB.some((d) => d.key.spi === pair.outbound.spi && d.state === 'mature'), 'the peer installed our outbound SA as its inbound');
+      } finally {
+        await b.close();
+      }
+    });
+  }
+
+  it('reordered messages are recovered from', async () => {
+    const b = await bed();
+    try {
+      b.net.reorderIf(() => true, 4);
+      await keysEqual(b);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('each message dropped once is recovered by retransmission', async () => {
     const b = await bed();
     try {
