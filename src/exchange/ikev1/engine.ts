@@ -30,6 +30,7 @@ import { CIPHER_OF, Phase1Context } from './phase1-context';
 import { ExchangeErr, ExchangeError } from './phase1-steps';
 import type { InMessage, Phase1Services, SendOptions } from './services';
 import { attachPhase2 } from './phase2';
+import { deleteIsakmpSa } from './informational';
 import { quickMode, type ChildSaPair, type QuickModeOptions } from './quick-mode';
 
 export interface Ikev1EngineOptions {
@@ -451,8 +452,12 @@ export class Ikev1Engine implements Phase1Services {
     ctx.settle();
   }
 
+  /** Phase 1 lifetime over: tell the peer (Delete) while the keys still exist, then forget it. */
   private expirePhase1(ctx: Phase1Context): void {
-    this.deletePhase1(ctx, 'lifetime expired');
+    deleteIsakmpSa(this, ctx, 'Phase 1 lifetime expired').catch((e: unknown) => {
+      this.log.warn(`expiring ISAKMP SA ${ctx.sa.cookieString()}: ${(e as Error).message}`);
+      this.deletePhase1(ctx, 'Phase 1 lifetime expired');
+    });
   }
 
   /** Deletes an ISAKMP SA locally (the Informational module sends the Delete first when it can). */

@@ -67,4 +67,23 @@ describe('IKEv1 Main Mode with pre-shared keys', function () {
       await bed.close();
     }
   });
+
+  it('when the Phase 1 lifetime runs out the ISAKMP SA is deleted on both sides, with a Delete', async () => {
+    const t: P1Transform = { ...SUITES[1][1], lifetimeSeconds: 1 };
+    const bed = await makeBed({
+      rulesA: [rule('to-b', [t])], rulesB: [rule('from-a', [{ ...t, lifetimeSeconds: 3600 }])],
+      credsA: pskCredentials({ [B.address]: 'secret one' }), credsB: pskCredentials({ [A.address]: 'secret one' }),
+    });
+    try {
+      await bed.a.engine.initiate(A, B);
+      await new Promise((r) => setTimeout(r, 1400));
+      assert.equal(bed.a.engine.phase1Sas().length, 0);
+      assert.equal(bed.b.engine.phase1Sas().length, 0);
+      // Both sides run the negotiated lifetime, so each sends its Delete as its own SA expires.
+      assert.equal(bed.a.counters.get('tx.delete.ISAKMP'), 1);
+      assert.equal(bed.b.counters.get('tx.delete.ISAKMP'), 1);
+    } finally {
+      await bed.close();
+    }
+  });
 });
