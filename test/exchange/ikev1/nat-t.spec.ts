@@ -143,4 +143,28 @@ describe('IKEv1 NAT-T (RFC 3947)', function () {
       await bed.close();
     }
   });
+
+  it('Quick Mode behind the NAPT negotiates UDP-encapsulated tunnel mode; the SAs carry the NAT-T ports', async () => {
+    const bed = await natBed('main');
+    try {
+      const ctx = await bed.a.engine.initiate(A, B);
+      const pair = await bed.a.engine.quickMode(ctx);
+      assert.equal(pair.negotiated.udpEncapsulated, true);
+      assert.equal(pair.negotiated.mode, 'tunnel');
+      assert.equal(pair.outbound.encapsulation.type, 'udp');
+      // The responder installs when QM3 arrives, just after our quickMode() resolved.
+      const mature = () => bed.b.kernel.dump().find((d) => d.key.spi === pair.outbound.spi && d.state === 'mature');
+      for (let i = 0; i < 100 && !mature(); i++) await new Promise((r) => setTimeout(r, 10));
+      const peerSide = mature();
+      assert.ok(peerSide, 'the responder installed our outbound SA');
+      assert.match(JSON.stringify(peerSide), /udp/, JSON.stringify(bed.b.kernel.dump()));
+      if (pair.outbound.encapsulation.type === 'udp') assert.equal(pair.outbound.encapsulation.dstPort, 4500);
+      // On the wire the Quick Mode went over 4500 with the non-ESP marker.
+      const qm = bed.net.log.filter((p) => (p.to.port === 4500 || p.from.port === 4500) && p.data.readUInt32BE(0) === 0 &&
+        decodeHeader(p.data.subarray(4)).header.exchangeType === ExchangeType.QUICK_MODE);
+      assert.ok(qm.length >= 3, `${qm.length} Quick Mode packets on 4500`);
+    } finally {
+      await bed.close();
+    }
+  });
 });
