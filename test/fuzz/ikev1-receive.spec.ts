@@ -21,9 +21,10 @@ const RULE: Ikev1Rule = {
 
 const budget = Number(process.env.OAKLEY_FUZZ_SECONDS ?? 10);
 
-function bed(): Promise<Bed> {
+function bed(mode: 'main' | 'aggressive' = 'main'): Promise<Bed> {
+  const rule: Ikev1Rule = { ...RULE, mode, aggressiveResponder: mode === 'aggressive' };
   return makeBed({
-    rulesA: [RULE], rulesB: [RULE],
+    rulesA: [rule], rulesB: [rule],
     credsA: pskCredentials({ [B.address]: 'fuzz key' }), credsB: pskCredentials({ [A.address]: 'fuzz key' }),
     settings: { retransmit: { initMs: 50, maxMs: 400, limit: 6 } },
   });
@@ -160,6 +161,26 @@ describe('IKEv1 receive path under hostile input', function () {
         for (const s2 of [b.a, b.b]) assert.equal(s2.counters.get('rx.internal_error'), 0);
         const dumpB = b.b.kernel.dump();
         assert.ok(dumpB.some((d) => d.key.spi === pair.outbound.spi && d.state === 'mature'), 'the peer installed our outbound SA as its inbound');
+      } finally {
+        await b.close();
+      }
+    });
+  }
+
+  for (let k = 0; k < 3; k++) {
+    it(`AM${k + 1}: every truncation is dropped and the Aggressive Mode completes`, async () => {
+      const b = await bed('aggressive');
+      try {
+        let seen = 0;
+        b.net.dropIf((p) => {
+          if (seen++ === k) {
+            const target = engineAt(b, p);
+            for (let len = 0; len < p.data.length; len++) target.engine.receive({ data: p.data.subarray(0, len), from: p.from, to: p.to });
+          }
+          return false;
+        });
+        await keysEqual(b);
+        for (const s2 of [b.a, b.b]) assert.equal(s2.counters.get('rx.internal_error'), 0);
       } finally {
         await b.close();
       }
