@@ -289,19 +289,29 @@ export class Pkcs11Token {
    * operation until fn settles. Errors come back as OakleyError.
    */
   async run<T>(what: string, fn: (s: Handle) => Promise<T> | T): Promise<T> {
-    const s = this.session();
-    const gen = this.generation;
-    this.inFlight++;
+    const op = this.begin();
     try {
-      return await fn(s);
+      return await fn(op.s);
     } catch (e) {
       throw this.explain(e, what);
     } finally {
-      this.inFlight--;
-      this.giveBack(s, gen);
-      this.lib.maybeReinitialize();
-      if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
+      this.end(op);
     }
+  }
+
+  /** Takes a session for one operation and counts it in flight. */
+  private begin(): { s: Handle; gen: number } {
+    const s = this.session();
+    this.inFlight++;
+    return { s, gen: this.generation };
+  }
+
+  /** Gives the session back; re-initialises or lets close() proceed when nothing is in flight. */
+  private end(op: { s: Handle; gen: number }): void {
+    this.inFlight--;
+    this.giveBack(op.s, op.gen);
+    this.lib.maybeReinitialize();
+    if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
   /**
@@ -316,17 +326,13 @@ export class Pkcs11Token {
 
   /** Synchronous variant for cheap calls (ciphers, random, object creation). */
   runSync<T>(what: string, fn: (s: Handle) => T): T {
-    const s = this.session();
-    const gen = this.generation;
-    this.inFlight++;
+    const op = this.begin();
     try {
-      return fn(s);
+      return fn(op.s);
     } catch (e) {
       throw this.explain(e, what);
     } finally {
-      this.inFlight--;
-      this.giveBack(s, gen);
-      this.lib.maybeReinitialize();
+      this.end(op);
     }
   }
 
