@@ -151,19 +151,10 @@ export interface P1Transform {
   readonly lifetimeSeconds: number;
 }
 
-/** The Phase 1 algorithms agreed for an ISAKMP SA. */
-export interface P1Negotiated {
+/** The Phase 1 algorithms agreed for an ISAKMP SA: the chosen offer and its transform number. */
+export interface P1Negotiated extends P1Offer {
   /** Number of the chosen transform in the initiator's proposal. */
   readonly transformNumber: number;
-  readonly encr: P1Encr;
-  /** Cipher key length in bits (AES from KEY_LENGTH, 128 when absent; fixed for the others). */
-  readonly keyLength: number;
-  readonly hash: P1Hash;
-  readonly auth: P1Auth;
-  readonly group: number;
-  readonly lifetimeSeconds: number;
-  /** Only when the initiator proposed one; Solaris enforces no KiB limit on Phase 1 (§5.6). */
-  readonly lifetimeKilobytes?: number;
 }
 
 const P1_ENCR: Record<P1Encr, number> = { aes: IkeEncr.AES_CBC, '3des': IkeEncr['3DES_CBC'], des: IkeEncr.DES_CBC, blowfish: IkeEncr.BLOWFISH_CBC };
@@ -232,11 +223,13 @@ export function buildP1SaPayload(xforms: readonly P1Transform[], opts: P1BuildOp
 /** A received Phase 1 transform, decoded. */
 export interface P1Offer {
   readonly encr: P1Encr;
+  /** Cipher key length in bits (AES from KEY_LENGTH, 128 when absent; fixed for the others). */
   readonly keyLength: number;
   readonly hash: P1Hash;
   readonly auth: P1Auth;
   readonly group: number;
   readonly lifetimeSeconds: number;
+  /** Only when the initiator proposed one; Solaris enforces no KiB limit on Phase 1 (§5.6). */
   readonly lifetimeKilobytes?: number;
 }
 
