@@ -28,9 +28,9 @@ import { IkePort, NotifyType } from '../../wire/ikev1/iana';
 import { PayloadType, type Payload, type SaPayload } from '../../wire/ikev1/types';
 import { OakleyError } from '../../util/errors';
 import type { Endpoint } from '../../net/transport';
-import { acceptP1Reply, buildP1SaPayload, ProposalErr, selectP1Transform } from './proposals';
+import { acceptP1Reply, buildP1SaPayload, ProposalErr } from './proposals';
 import {
-  checkNatD, lookupPsk, NAT_D, natDPayloads, readVendorIds, saBody, takeKeAndNonce, vendorIdPayloads, type Phase1Transition,
+  checkNatD, chooseFromOffer, lookupPsk, NAT_D, natDPayloads, readVendorIds, saBody, takeKeAndNonce, vendorIdPayloads, type Phase1Transition,
 } from './main-mode';
 import {
   acceptPeerId, buildAuthPayloads, certRequestPayloads, deriveKeys, describeId, ExchangeErr, ExchangeError, idPayload, localIdentity, noteCertRequests, verifyPeerAuth,
@@ -67,15 +67,8 @@ export async function aggressiveOutI1(svc: Phase1Services, ctx: Phase1Context): 
 
 /** AM1 in, AM2 out: choose a transform, take KE/Ni/IDii, derive the keys, authenticate ourselves. */
 async function aggressiveInI1OutR1(svc: Phase1Services, ctx: Phase1Context, msg: InMessage): Promise<void> {
-  const saIndex = msg.payloads.findIndex((p) => p.type === PayloadType.SA);
-  const offered = msg.payloads[saIndex] as SaPayload;
-  readVendorIds(ctx, msg);
+  const sel = chooseFromOffer(ctx, msg, 'Aggressive Mode AM1 received');
   noteCertRequests(ctx, msg);
-  const sel = selectP1Transform(offered, ctx.rule.p1);
-  ctx.sa.negotiated = sel.negotiated;
-  ctx.offeredSa = offered;
-  ctx.saiB = Buffer.from(msg.body.subarray(msg.spans[saIndex].start + 4, msg.spans[saIndex].end));
-  ctx.sa.setState(IkeSaState.CONNECTING, 'Aggressive Mode AM1 received');
   takeKeAndNonce(ctx, msg, 'initiator');
   const peerId = acceptPeerId(ctx, msg);
   if (sel.negotiated.auth === 'preshared') {

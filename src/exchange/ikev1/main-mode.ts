@@ -25,9 +25,9 @@ import { NotifyType, VendorId } from '../../wire/ikev1/iana';
 import { natDHash } from '../../wire/ikev1/nat-t';
 import { PayloadType, type Payload, type SaPayload } from '../../wire/ikev1/types';
 import { encodePayloadChain } from '../../wire/ikev1/message';
-import { acceptP1Reply, buildP1SaPayload, selectP1Transform } from './proposals';
+import { acceptP1Reply, buildP1SaPayload, selectP1Transform, type P1Selection } from './proposals';
 import {
-  buildAuthPayloads, certRequestPayloads, deriveKeys, describeId, ExchangeErr, ExchangeError, noteCertRequests, verifyPeerAuth,
+  buildAuthPayloads, certRequestPayloads, deriveKeys, describeId, ExchangeErr, ExchangeError, noteCertRequests, receivedBody, verifyPeerAuth,
 } from './phase1-steps';
 import type { IdValue } from '../../wire/ikev1/id';
 import type { Endpoint } from '../../net/transport';
@@ -122,16 +122,25 @@ export function mainOutI1(svc: Phase1Services, ctx: Phase1Context): void {
   ctx.step = 'MM_I1_SENT';
 }
 
+/**
+ * Responder, first message of Main or Aggressive Mode: choose a transform from the initiator's SA
+ * payload and keep SAi_b exactly as received (HASH_I and HASH_R cover it).
+ */
+export function chooseFromOffer(ctx: Phase1Context, msg: InMessage, story: string): P1Selection {
+  const saIndex = msg.payloads.findIndex((p) => p.type === PayloadType.SA);
+  const offered = msg.payloads[saIndex] as SaPayload;
+  readVendorIds(ctx, msg);
+  const sel = selectP1Transform(offered, ctx.rule.p1);
+  ctx.sa.negotiated = sel.negotiated;
+  ctx.offeredSa = offered;
+  ctx.saiB = Buffer.from(receivedBody(msg, saIndex));
+  ctx.sa.setState(IkeSaState.CONNECTING, story);
+  return sel;
+}
+
 /** MM1 in, MM2 out: choose a transform from the initiator's proposal. */
 async function mainInI1OutR1(svc: Phase1Services, ctx: Phase1Context, msg: InMessage): Promise<void> {
-  const saIndex = msg.payloads.findIndex((p) => p.type === PayloadType.SA);
-  const sa = msg.payloads[saIndex] as SaPayload;
-  readVendorIds(ctx, msg);
-  const sel = selectP1Transform(sa, ctx.rule.p1);
-  ctx.sa.negotiated = sel.negotiated;
-  ctx.offeredSa = sa;
-  ctx.saiB = Buffer.from(msg.body.subarray(msg.spans[saIndex].start + 4, msg.spans[saIndex].end));
-  ctx.sa.setState(IkeSaState.CONNECTING, 'Main Mode MM1 received');
+  const sel = chooseFromOffer(ctx, msg, 'Main Mode MM1 received');
   svc.sendPhase1(ctx, [sel.reply, ...vendorIdPayloads(svc)], { encrypt: false, expectReply: false });
 }
 
