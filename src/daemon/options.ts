@@ -1,0 +1,154 @@
+/**
+ * Command line of tools/iked: the Solaris in.iked options (solaris-ike.md §5.1) and Oakley's own,
+ * which let daemons run unprivileged and side by side in tests.
+ *
+ *   iked [-d] [-f FILE] [-p LEVEL] [-D FLAGS] [-N] [--root DIR] [--listen ADDR]... [--port N]
+ *        [--nat-port N] [--control PATH] [--kernel memory|xfrm] [--log FILE] [--json-logs]
+ *   iked -c [-f FILE] [--root DIR]
+ */
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+
+import { parsePrivilege, type Privilege } from '../util/log';
+
+/** Solaris debug categories (§3.5). */
+export const DEBUG_FLAGS: Readonly<Record<string, number>> = {
+  cert: 0x0001, key: 0x0002, op: 0x0004, p1: 0x0008, phase1: 0x0008, p2: 0x0010, phase2: 0x0010,
+  pfkey: 0x0020, pol: 0x0040, policy: 0x0040, prop: 0x0080, door: 0x0100, config: 0x0200, label: 0x0400, all: 0x07ff,
+};
+
+export interface IkedOptions {
+  /** -c: check the configuration and exit 0/1. */
+  readonly check: boolean;
+  /** -d: foreground, debug = all, keep running with a bad configuration. */
+  readonly debug: boolean;
+  /** The /etc/inet equivalent: DIR/ike/config, DIR/secret/ike.preshared, ... */
+  readonly root: string;
+  /** -f: the configuration file (default ROOT/ike/config). */
+  readonly configFile: string;
+  readonly presharedFile: string;
+  readonly ipsecInitFile: string;
+  readonly publicKeysDir: string;
+  readonly privateKeysDir: string;
+  readonly crlsDir: string;
+  readonly privilege: Privilege;
+  /** Debug category bits (§3.5). */
+  readonly debugFlags: number;
+  /** -N: no NAT traversal. */
+  readonly noNatT: boolean;
+  readonly listen: readonly string[];
+  readonly port: number;
+  readonly natPort: number;
+  readonly control: string;
+  readonly kernel: 'memory' | 'xfrm';
+  readonly logFile?: string;
+  readonly jsonLogs: boolean;
+}
+
+export const USAGE = [
+  'usage: iked [-d] [-f file] [-p base|modkeys|keymat] [-D flags] [-N] [--root DIR] [--listen ADDR]...',
+  '            [--port N] [--nat-port N] [--control PATH] [--kernel memory|xfrm] [--log FILE] [--json-logs]',
+  '       iked -c [-f file] [--root DIR]',
+].join('\n');
+
+export class UsageError extends Error {}
+
+/**
+ * A debug level as ikeadm and in.iked read it (§3.5): a number in any C base, or nicknames joined
+ * with + and -, where a leading - starts from 0 and subtracts.
+ */
+export function parseDebugFlags(text: string): number {
+  if (/^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(text)) {
+    const v = text.toLowerCase().startsWith('0x') ? parseInt(text, 16) : text.startsWith('0') && text.length > 1 ? parseInt(text, 8) : parseInt(text, 10);
+    if (v > 0xffffffff) throw new UsageError(`debug level ${text} does not fit 32 bits`);
+    return v >>> 0;
+  }
+  let level = 0;
+  const terms = text.match(/[+-]?[^+-]+/g) ?? [];
+  if (terms.length === 0) throw new UsageError(`bad debug flags "${text}"`);
+  for (const term of terms) {
+    const sub = term.startsWith('-');
+    const name = term.replace(/^[+-]/, '');
+    const bit = DEBUG_FLAGS[name];
+    if (bit === undefined) {
+      throw new UsageError(`bad debug flag "${name}" (known: ${Object.keys(DEBUG_FLAGS).join(', ')})`);
+    }
+    level = sub ? level & ~bit : level | bit;
+  }
+  return level >>> 0;
+}
+
+function portNumber(opt: string, v: string): number {
+  if (!/^[0-9]+$/.test(v) || +v > 65535) throw new UsageError(`${opt} needs a port number from 0 to 65535, not "${v}"`);
+  return +v;
+}
+
+/** Parses argv (without node and the script); throws UsageError with a message for the user. */
+export function parseIkedOptions(argv: readonly string[]): IkedOptions {
+  let check = false;
+  let debug = false;
+  let configFile: string | undefined;
+  let root = '/etc/inet';
+  let privilege: Privilege = 'base';
+  let debugFlags = 0;
+  let noNatT = false;
+  const listen: string[] = [];
+  let port = 500;
+  let natPort = 4500;
+  let control = '/var/run/oakley/iked.sock';
+  let kernel: 'memory' | 'xfrm' = 'memory';
+  let logFile: string | undefined;
+  let jsonLogs = false;
+  for (let i = 0; i < argv.length; i++) {
+    const opt = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${opt} needs a value`);
+      return v;
+    };
+    switch (opt) {
+      case '-c': check = true; break;
+      case '-d': debug = true; debugFlags |= DEBUG_FLAGS.all; break;
+      case '-f': configFile = value(); break;
+      case '-p': {
+        const v = value();
+        const p = parsePrivilege(v);
+        if (!p) throw new UsageError(`bad privilege level "${v}" (base, modkeys, keymat or 0, 1, 2)`);
+        privilege = p;
+        break;
+      }
+      case '-D': debugFlags |= parseDebugFlags(value()); break;
+      case '-N': noNatT = true; break;
+      case '--root': root = value(); break;
+      case '--listen': {
+        const a = value();
+        if (isIP(a) === 0) throw new UsageError(`--listen needs an IPv4 or IPv6 address, not "${a}"`);
+        listen.push(a);
+        break;
+      }
+      case '--port': port = portNumber(opt, value()); break;
+      case '--nat-port': natPort = portNumber(opt, value()); break;
+      case '--control': control = value(); break;
+      case '--kernel': {
+        const k = value();
+        if (k !== 'memory' && k !== 'xfrm') throw new UsageError(`--kernel must be memory or xfrm, not "${k}"`);
+        kernel = k;
+        break;
+      }
+      case '--log': logFile = value(); break;
+      case '--json-logs': jsonLogs = true; break;
+      default: throw new UsageError(`unknown option "${opt}"`);
+    }
+  }
+  if (port !== 0 && port === natPort) throw new UsageError(`--port and --nat-port are both ${port}`);
+  return {
+    check, debug, root, privilege, debugFlags, noNatT, port, natPort, control, kernel, logFile, jsonLogs,
+    configFile: configFile ?? join(root, 'ike', 'config'),
+    presharedFile: join(root, 'secret', 'ike.preshared'),
+    ipsecInitFile: join(root, 'ipsecinit.conf'),
+    publicKeysDir: join(root, 'ike', 'publickeys'),
+    privateKeysDir: join(root, 'secret', 'ike.privatekeys'),
+    crlsDir: join(root, 'ike', 'crls'),
+    listen: listen.length > 0 ? listen : ['0.0.0.0'],
+  };
+}
