@@ -1,0 +1,167 @@
+/**
+ * The real datagram transport: one node:dgram socket per (listen address, port) for the IKE
+ * port (500) and the NAT-T port (4500), behind the Transport seam (transport.ts).
+ *
+ * - `to` of a received datagram is the local endpoint of the socket it arrived on. A wildcard
+ *   listen address (0.0.0.0 / ::) therefore reports the wildcard, not the interface address;
+ *   the daemon should listen on explicit addresses (Solaris in.iked binds per interface).
+ * - Datagrams larger than `maxDatagram` are dropped and counted (`udp.rx.oversize`).
+ * - send() never throws for network conditions: errors are counted (`udp.tx.error`) and logged.
+ *   It throws a coded error only when `from` is not bound here (the Transport contract).
+ */
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+
+import { Counters } from '../util/counters';
+import { OakleyError } from '../util/errors';
+import { nullLogger, type Logger } from '../util/log';
+import { endpointKey, sameEndpoint, type Endpoint, type ReceiveHandler, type ReceivedDatagram, type Transport } from './transport';
+
+export interface UdpTransportOptions {
+  /** Literal IPv4/IPv6 addresses to bind (`--listen`). */
+  readonly addresses: readonly string[];
+  /** IKE port (default 500; 0 = ephemeral, for tests). */
+  readonly port?: number;
+  /** NAT-T port (default 4500; 0 = ephemeral; null = do not bind a NAT-T socket). */
+  readonly natPort?: number | null;
+  /** Largest datagram delivered (default 65535); larger ones are dropped and counted. */
+  readonly maxDatagram?: number;
+  readonly log?: Logger;
+  readonly counters?: Counters;
+}
+
+interface Bound {
+  readonly socket: dgram.Socket;
+  readonly local: Endpoint;
+}
+
+export class UdpTransport implements Transport {
+  readonly counters: Counters;
+  private readonly handlers: ReceiveHandler[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly bound: readonly Bound[],
+    private readonly maxDatagram: number,
+    private readonly log: Logger,
+    counters: Counters,
+  ) {
+    this.counters = counters;
+    for (const b of bound) {
+      b.socket.on('message', (msg, rinfo) => this.onMessage(b, msg, rinfo));
+      // A socket error after bind (ICMP-driven errors on some platforms) must not crash the daemon.
+      b.socket.on('error', (err) => {
+        this.counters.inc('udp.socket.error');
+        this.log.warn('udp socket error', { local: endpointKey(b.local), err });
+      });
+    }
+  }
+
+  /**
+   * Binds every address on the IKE port and (unless natPort is null) the NAT-T port.
+   * @returns the transport once every socket is bound
+   * @throws OakleyError IKE_ERR_BAD_ARGUMENT for a non-literal address, IKE_ERR_BIND when a bind
+   *   fails (sockets already bound are closed again)
+   */
+  static async open(opts: UdpTransportOptions): Promise<UdpTransport> {
+    const log = opts.log ?? nullLogger();
+    const counters = opts.counters ?? new Counters();
+    const ports = [opts.port ?? 500];
+    if (opts.natPort !== null) ports.push(opts.natPort ?? 4500);
+    if (opts.addresses.length === 0) throw new OakleyError('IKE_ERR_BAD_ARGUMENT', 'no listen address given');
+    for (const a of opts.addresses) {
+      if (isIP(a) === 0) throw new OakleyError('IKE_ERR_BAD_ARGUMENT', `listen address '${a}' is not a literal IP address`);
+    }
+    const bound: Bound[] = [];
+    try {
+      for (const address of opts.addresses) {
+        for (const port of ports) bound.push(await bindOne(address, port));
+      }
+    } catch (e) {
+      for (const b of bound) b.socket.close();
+      throw e;
+    }
+    return new UdpTransport(bound, opts.maxDatagram ?? 65535, log, counters);
+  }
+
+  get endpoints(): readonly Endpoint[] {
+    return this.bound.map((b) => b.local);
+  }
+
+  send(data: Buffer, to: Endpoint, from: Endpoint): void {
+    const b = this.bound.find((x) => sameEndpoint(x.local, from));
+    if (!b) throw new OakleyError('IKE_ERR_BAD_ARGUMENT', `${endpointKey(from)} is not bound by this transport`);
+    if (this.closed) return;
+    const fail = (err: unknown): void => {
+      this.counters.inc('udp.tx.error');
+      this.log.warn('udp send failed', { from: endpointKey(from), to: endpointKey(to), err });
+    };
+    try {
+      b.socket.send(data, to.port, to.address, (err) => {
+        if (err) fail(err);
+        else this.counters.inc('udp.tx.packets');
+      });
+    } catch (e) {
+      // dgram throws synchronously for bad arguments (port out of range, closed socket).
+      fail(e);
+    }
+  }
+
+  onReceive(handler: ReceiveHandler): () => void {
+    this.handlers.push(handler);
+    return () => {
+      const i = this.handlers.indexOf(handler);
+      if (i >= 0) this.handlers.splice(i, 1);
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const b of this.bound) {
+      try {
+        b.socket.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  private onMessage(b: Bound, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed) return;
+    if (msg.length > this.maxDatagram) {
+      this.counters.inc('udp.rx.oversize');
+      this.log.debug('udp datagram dropped: too large', { local: endpointKey(b.local), size: msg.length, max: this.maxDatagram });
+      return;
+    }
+    this.counters.inc('udp.rx.packets');
+    const d: ReceivedDatagram = { data: msg, from: { address: rinfo.address, port: rinfo.port }, to: b.local };
+    for (const h of [...this.handlers]) {
+      try {
+        h(d);
+      } catch (err) {
+        // A handler bug must not stop delivery to the others or kill the socket.
+        this.counters.inc('udp.rx.handler_error');
+        this.log.error('udp receive handler threw', { local: endpointKey(b.local), err });
+      }
+    }
+  }
+}
+
+function bindOne(address: string, port: number): Promise<Bound> {
+  const type = isIP(address) === 6 ? 'udp6' : 'udp4';
+  // ipv6Only: an IPv6 socket must not also grab the IPv4 port (we bind IPv4 separately).
+  const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      socket.close();
+      reject(new OakleyError('IKE_ERR_BIND', `cannot bind ${endpointKey({ address, port })}: ${err.message}`, undefined, { cause: err }));
+    };
+    socket.once('error', onError);
+    socket.bind({ address, port, exclusive: true }, () => {
+      socket.removeListener('error', onError);
+      const a = socket.address();
+      resolve({ socket, local: { address, port: a.port } });
+    });
+  });
+}
