@@ -76,12 +76,15 @@ describe('IKEv1 Main Mode with pre-shared keys', function () {
     });
     try {
       await bed.a.engine.initiate(A, B);
-      await new Promise((r) => setTimeout(r, 1400));
-      assert.equal(bed.a.engine.phase1Sas().length, 0);
-      assert.equal(bed.b.engine.phase1Sas().length, 0);
-      // Both sides run the negotiated lifetime, so each sends its Delete as its own SA expires.
-      assert.equal(bed.a.counters.get('tx.delete.ISAKMP'), 1);
-      assert.equal(bed.b.counters.get('tx.delete.ISAKMP'), 1);
+      const gone = () => bed.a.engine.phase1Sas().length + bed.b.engine.phase1Sas().length === 0;
+      for (let i = 0; i < 100 && !gone(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(gone(), 'both ISAKMP SAs deleted');
+      // Both sides run the negotiated lifetime: whichever expires first sends a Delete; the other
+      // either receives it (and deletes) or expires on its own and sends one too.
+      const sent = bed.a.counters.get('tx.delete.ISAKMP') + bed.b.counters.get('tx.delete.ISAKMP');
+      const received = bed.a.counters.get('rx.delete.ISAKMP') + bed.b.counters.get('rx.delete.ISAKMP');
+      assert.ok(sent >= 1, 'a Delete was sent');
+      assert.ok(sent === 2 || received === 1, `sent ${sent}, received ${received}`);
     } finally {
       await bed.close();
     }

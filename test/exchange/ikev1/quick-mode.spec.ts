@@ -304,7 +304,8 @@ describe('IKEv1 Quick Mode', function () {
       const before = bed.net.log.length;
       bed.b.engine.receive({ data: qm1, from: A, to: B });
       await waitFor(() => bed.a.counters.get('rx.qm_retransmission') === 1, 'A to see QM2 again');
-      assert.equal(bed.b.counters.get('rx.qm_retransmission'), 1);
+      // A's answer (QM3 again) may already have reached B here, so B has counted 1 or 2.
+      assert.ok(bed.b.counters.get('rx.qm_retransmission') >= 1);
       assert.equal(bed.b.counters.get('p2.responder.attempts'), 1);
       await waitFor(() => bed.b.counters.get('rx.qm_retransmission') === 2, 'B to drop the resent QM3');
       assert.equal(bed.b.kernel.size, 2);
