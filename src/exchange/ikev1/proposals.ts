@@ -701,20 +701,7 @@ export function selectP2Proposal(sa: SaPayload, policy: P2Policy, opts: P2Select
       if (seconds < proposedSecs) lowered.seconds = seconds;
       if (kilobytes > 0 && (o.lifetimeKilobytes === undefined || kilobytes < o.lifetimeKilobytes)) lowered.kilobytes = kilobytes;
 
-      const negotiated: P2Negotiated = {
-        proposalNumber: num,
-        transformNumber: t.number,
-        espTransformId: o.espTransformId,
-        encr: o.encr,
-        keyLength: o.keyLength,
-        ...(o.auth ? { auth: o.auth } : {}),
-        ...(o.icvLength ? { icvLength: o.icvLength } : {}),
-        ...(o.pfsGroup ? { pfsGroup: o.pfsGroup } : {}),
-        mode: o.mode,
-        udpEncapsulated: o.udpEncapsulated,
-        lifetimeSeconds: seconds,
-        lifetimeKilobytes: kilobytes,
-      };
+      const negotiated = p2Negotiated(o, num, t.number, seconds, kilobytes);
       const proposed: { seconds?: number; kilobytes?: number } = {};
       if (o.lifetimeSeconds !== undefined) proposed.seconds = o.lifetimeSeconds;
       if (o.lifetimeKilobytes !== undefined) proposed.kilobytes = o.lifetimeKilobytes;
@@ -728,6 +715,23 @@ export function selectP2Proposal(sa: SaPayload, policy: P2Policy, opts: P2Select
     }
   }
   throw noChoice('quick mode', reasons);
+}
+
+/** The agreed Quick Mode values: a decoded offer, where it stood, and the lifetimes in force. */
+function p2Negotiated(o: P2Offer, proposalNumber: number, transformNumber: number, lifetimeSeconds: number,
+  lifetimeKilobytes: number): P2Negotiated {
+  return {
+    proposalNumber, transformNumber,
+    espTransformId: o.espTransformId,
+    encr: o.encr,
+    keyLength: o.keyLength,
+    ...(o.auth ? { auth: o.auth } : {}),
+    ...(o.icvLength ? { icvLength: o.icvLength } : {}),
+    ...(o.pfsGroup ? { pfsGroup: o.pfsGroup } : {}),
+    mode: o.mode,
+    udpEncapsulated: o.udpEncapsulated,
+    lifetimeSeconds, lifetimeKilobytes,
+  };
 }
 
 /**
@@ -749,20 +753,7 @@ export function acceptP2Reply(offered: SaPayload, reply: SaPayload): { negotiate
   const o = decodeP2EspTransform(rt);
   if (typeof o === 'string') throw bad(o);
   return {
-    negotiated: {
-      proposalNumber: rp.number,
-      transformNumber: rt.number,
-      espTransformId: o.espTransformId,
-      encr: o.encr,
-      keyLength: o.keyLength,
-      ...(o.auth ? { auth: o.auth } : {}),
-      ...(o.icvLength ? { icvLength: o.icvLength } : {}),
-      ...(o.pfsGroup ? { pfsGroup: o.pfsGroup } : {}),
-      mode: o.mode,
-      udpEncapsulated: o.udpEncapsulated,
-      lifetimeSeconds: o.lifetimeSeconds ?? DEFAULT_SA_LIFETIME_SECS,
-      lifetimeKilobytes: o.lifetimeKilobytes ?? 0,
-    },
+    negotiated: p2Negotiated(o, rp.number, rt.number, o.lifetimeSeconds ?? DEFAULT_SA_LIFETIME_SECS, o.lifetimeKilobytes ?? 0),
     peerSpi: Buffer.from(rp.spi),
   };
 }
