@@ -334,6 +334,8 @@ export interface P2Info {
   encryption?: { alg: string; keyBits: number };
   integrity?: { alg: string; keyBits: number };
   bytes: number; softRemaining?: number; hardRemaining?: number;
+  /** Present only at keymat privilege: hex key bytes. */
+  keys?: { encryption?: string; integrity?: string };
 }
 
 export interface RuleXform { authMethod: string; encryption: string; encryptionBits?: number; hash: string; group: number; lifetimeSeconds?: number }
@@ -508,7 +510,7 @@ export function formatP1(sa: P1Info, o: FormatOptions = {}): string {
   return L.join('\n') + '\n';
 }
 
-export function formatP2(sa: P2Info): string {
+export function formatP2(sa: P2Info, o: FormatOptions = {}): string {
   const L = [''];
   L.push(`P2SA:  ${sa.protocol.toUpperCase()} SPI ${hex(sa.spi, 8)} ${sa.src} -> ${sa.dst}${sa.direction ? ` (${sa.direction})` : ''}`);
   L.push(`P2SA:  State ${sa.state}${sa.mode ? `; ${sa.mode} mode` : ''}${sa.encapsulation ? `; encapsulation ${sa.encapsulation}` : ''}`);
@@ -517,6 +519,8 @@ export function formatP2(sa: P2Info): string {
   L.push(`LIFTM: ${sa.bytes} bytes protected`);
   if (sa.softRemaining !== undefined) L.push(`LIFTM: Soft expiry in ${sa.softRemaining} seconds (${humanSeconds(sa.softRemaining)})`);
   if (sa.hardRemaining !== undefined) L.push(`LIFTM: Hard expiry in ${sa.hardRemaining} seconds (${humanSeconds(sa.hardRemaining)})`);
+  if (sa.keys?.encryption) L.push(`KEY:   Encryption (${sa.keys.encryption.length / 2} bytes): ${keyText(sa.keys.encryption, !!o.paranoid)}`);
+  if (sa.keys?.integrity) L.push(`KEY:   Authentication (${sa.keys.integrity.length / 2} bytes): ${keyText(sa.keys.integrity, !!o.paranoid)}`);
   return L.join('\n') + '\n';
 }
 
@@ -580,7 +584,7 @@ export function formatResult(command: string, result: unknown, o: FormatOptions 
     case 'get p1':
       return { stdout: list<P1Info>(result).map((s) => formatP1(s, o)).join('') + '\nCompleted dump of phase 1 SA info\n', stderr: '' };
     case 'dump p2':
-      return { stdout: list<P2Info>(result).map(formatP2).join('') + '\nCompleted dump of phase 2 SA info\n', stderr: '' };
+      return { stdout: list<P2Info>(result).map((s) => formatP2(s, o)).join('') + '\nCompleted dump of phase 2 SA info\n', stderr: '' };
     case 'dump rule':
     case 'get rule':
       return { stdout: list<RuleInfo>(result).map(formatRule).join('') + '\nCompleted dump of policy rules\n', stderr: '' };

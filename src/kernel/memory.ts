@@ -272,6 +272,16 @@ export class MemoryKernel implements KernelIpsec {
     });
   }
 
+  /** Key bytes of one SA (hex), for `dump p2` at keymat privilege; undefined when absent or larval. */
+  keysOf(key: SaKey): { encryption?: string; integrity?: string } | undefined {
+    const s = this.sas.get(saId(key))?.spec;
+    if (!s) return undefined;
+    return {
+      ...(s.encryption ? { encryption: Buffer.concat([s.encryption.key, s.encryption.salt ?? Buffer.alloc(0)]).toString('hex') } : {}),
+      ...(s.integrity ? { integrity: s.integrity.key.toString('hex') } : {}),
+    };
+  }
+
   get size(): number {
     return this.sas.size;
   }

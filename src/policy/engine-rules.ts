@@ -109,6 +109,7 @@ export function buildEngineRules(
       },
       p2Selectors: selectors,
       aggressiveResponder: rule.aggressiveResponder,
+      ...(rule.remotePort !== undefined ? { remotePort: rule.remotePort } : {}),
     };
   });
 }

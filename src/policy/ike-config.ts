@@ -83,6 +83,8 @@ export interface IkeRule {
   readonly aggressiveResponder: boolean;
   readonly multiLabel?: boolean;
   readonly wireLabel?: string;
+  /** Oakley extension `remote_port N`: the peer's IKE port when initiating (default 500). */
+  readonly remotePort?: number;
 }
 
 export interface IkeGlobals {
@@ -298,7 +300,7 @@ export function parseIkeConfig(text: string, file: string): IkeConfig {
     wireLabel: undefined as string | undefined,
   };
   const defaults = emptyDefaults();
-  const rawRules: { d: Defaults; label?: string; pos: Position; end: Position; aggr: boolean; localIdTypeSet: boolean }[] = [];
+  const rawRules: { d: Defaults; label?: string; pos: Position; end: Position; aggr: boolean; localIdTypeSet: boolean; remotePort?: number }[] = [];
   let sawRule = false;
 
   const secondsOrFloat = (kw: Token): number => {
@@ -368,10 +370,11 @@ export function parseIkeConfig(text: string, file: string): IkeConfig {
     const d = emptyDefaults();
     let label: string | undefined;
     let aggr = false;
+    let remotePort: number | undefined;
     for (;;) {
       const t = c.next(open, 'a rule parameter or "}"');
       if (t.kind === '}') {
-        rawRules.push({ d, label, pos: open.pos, end: t.pos, aggr, localIdTypeSet: d.localIdType !== undefined });
+        rawRules.push({ d, label, pos: open.pos, end: t.pos, aggr, localIdTypeSet: d.localIdType !== undefined, ...(remotePort !== undefined ? { remotePort } : {}) });
         return;
       }
       if (t.kind !== 'atom') throw configError(t.pos, `expected a rule parameter or "}", found ${t.kind === '{' ? '"{" (rules do not nest)' : `"${t.text}"`}`);
@@ -381,6 +384,14 @@ export function parseIkeConfig(text: string, file: string): IkeConfig {
         if (l.length > MAX_LABEL) throw configError(t.pos, `Label name too long (${l.length} characters, at most ${MAX_LABEL})`);
         if (l === '') throw configError(t.pos, 'rule requires a label (the label is empty)');
         label = l;
+        continue;
+      }
+      if (t.text === 'remote_port') {
+        // Oakley extension: the peer's IKE port (daemons side by side on one address, in tests).
+        const v = c.atom(t, 'a port');
+        const n = u32(v.text);
+        if (n === undefined || n < 1 || n > 65535) throw configError(v.pos, `remote_port: Port number must be in range (1 - 65535), found "${v.text}"`);
+        remotePort = n;
         continue;
       }
       if (t.text === 'aggressive_responder') {
@@ -532,6 +543,7 @@ export function parseIkeConfig(text: string, file: string): IkeConfig {
       preshared, aggressiveResponder: r.aggr,
       ...(multiLabel !== undefined ? { multiLabel } : {}),
       ...(wl !== undefined ? { wireLabel: wl } : {}),
+      ...(r.remotePort !== undefined ? { remotePort: r.remotePort } : {}),
     });
   }
   for (const w of gLife.warnings) warnings.push(`${file}: global defaults: ${w}`);

@@ -38,6 +38,8 @@ export interface Ikev1Rule {
    * responder's HASH_R lets a passive attacker run an offline dictionary attack on the key.
    */
   readonly aggressiveResponder?: boolean;
+  /** The peer's IKE port when initiating under this rule (Oakley `remote_port`; default 500). */
+  readonly remotePort?: number;
 }
 
 /** Keys and certificates the engine may use. */

@@ -70,7 +70,7 @@ export class Ikev1Engine implements Phase1Services {
   readonly log: Logger;
   readonly counters: Counters;
   readonly natPort: number;
-  readonly rules: readonly Ikev1Rule[];
+  private ruleList: readonly Ikev1Rule[];
   private readonly transport: Transport;
   /** Phase 1 SAs by initiator cookie (hex). */
   private readonly sas = new Map<string, Phase1Context>();
@@ -83,7 +83,7 @@ export class Ikev1Engine implements Phase1Services {
     this.crypto = o.crypto;
     this.kernel = o.kernel;
     this.clock = o.clock;
-    this.rules = o.rules;
+    this.ruleList = o.rules;
     this.credentials = o.credentials;
     this.settings = { ...DEFAULT_SETTINGS, ...o.settings };
     this.log = o.log ?? nullLogger();
@@ -91,6 +91,18 @@ export class Ikev1Engine implements Phase1Services {
     this.natPort = o.natPort ?? IkePort.NAT_T;
     this.unsubscribe = this.transport.onReceive((d) => this.receive(d));
     attachPhase2(this);
+  }
+
+  get rules(): readonly Ikev1Rule[] {
+    return this.ruleList;
+  }
+
+  /**
+   * Replaces the rules (configuration reload). Negotiations already under way keep the rule they
+   * started with; new ones use the new set.
+   */
+  setRules(rules: readonly Ikev1Rule[]): void {
+    this.ruleList = rules;
   }
 
   /** Quick Mode on an established ISAKMP SA (quick-mode.ts `quickMode`). */
