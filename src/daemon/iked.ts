@@ -148,20 +148,26 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   const eng = engine;
   const udp = transport;
 
-  const reloadRules = (text?: string, file?: string): void => {
+  // Each reload parses everything first and returns the step that installs it, so a failure
+  // anywhere leaves the running configuration untouched.
+  const reloadRules = (text?: string, file?: string): (() => void) => {
     const ipsecText = readText(o.ipsecInitFile, true);
     const ipsec = ipsecText === undefined ? [] : parseIpsecInit(ipsecText, o.ipsecInitFile);
     const { ike, rules } = loadRules(file ?? o.configFile, ipsec, text);
-    for (const w of ike.warnings) log.warn(w);
-    current = { ...current, ike, ipsec, rules };
-    eng.setRules(rules);
-    log.info('policy rules reloaded', { rules: rules.length });
+    return () => {
+      for (const w of ike.warnings) log.warn(w);
+      current = { ...current, ike, ipsec, rules };
+      eng.setRules(rules);
+      log.info('policy rules reloaded', { rules: rules.length });
+    };
   };
-  const reloadPreshared = (text?: string, file?: string): void => {
+  const reloadPreshared = (text?: string, file?: string): (() => void) => {
     const ps = loadPreshared(file ?? o.presharedFile, text);
-    for (const w of ps.warnings) log.warn(w);
-    current = { ...current, preshared: ps.entries };
-    log.info('pre-shared keys reloaded', { entries: ps.entries.length });
+    return () => {
+      for (const w of ps.warnings) log.warn(w);
+      current = { ...current, preshared: ps.entries };
+      log.info('pre-shared keys reloaded', { entries: ps.entries.length });
+    };
   };
 
   const findP1 = (args: Readonly<Record<string, unknown>>): Phase1Context[] => eng.phase1Sas().filter((c) => {
@@ -213,11 +219,11 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
       return [ruleInfo(current.ike, i)];
     },
     'read rule': (args) => {
-      reloadRules(typeof args.text === 'string' ? args.text : undefined, typeof args.file === 'string' ? args.file : undefined);
+      reloadRules(typeof args.text === 'string' ? args.text : undefined, typeof args.file === 'string' ? args.file : undefined)();
       return null;
     },
     'read preshared': (args) => {
-      reloadPreshared(typeof args.text === 'string' ? args.text : undefined, typeof args.file === 'string' ? args.file : undefined);
+      reloadPreshared(typeof args.text === 'string' ? args.text : undefined, typeof args.file === 'string' ? args.file : undefined)();
       return null;
     },
     'flush p1': async () => {
@@ -270,8 +276,10 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     control,
     reload() {
       try {
-        reloadRules();
-        reloadPreshared();
+        const installRules = reloadRules();
+        const installPreshared = reloadPreshared();
+        installRules();
+        installPreshared();
       } catch (e) {
         log.error(`reload failed; keeping the running configuration: ${(e as Error).message}`);
       }
