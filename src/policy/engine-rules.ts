@@ -17,22 +17,13 @@ import type { IkeConfig, IkeRule } from './ike-config';
 import type { IpsecPolicyEntry } from './ipsecinit';
 import { where } from './lexer';
 
-/** The engine matches exact addresses; a rule range is expanded up to this many addresses. */
-export const MAX_EXPANDED_ADDRESSES = 4096;
-
 function fail(rule: IkeRule, msg: string): OakleyError {
   return new OakleyError(CryptoErr.CONFIG, `${where(rule.pos)}: rule "${rule.label}": ${msg}`, { label: rule.label });
 }
 
-function expand(rule: IkeRule, ranges: readonly AddrRange[]): string[] {
-  const out: string[] = [];
-  for (const r of ranges) {
-    if (r.end - r.start >= BigInt(MAX_EXPANDED_ADDRESSES)) {
-      throw fail(rule, `address range of ${r.end - r.start + 1n} addresses is too large for the engine's exact-address match (at most ${MAX_EXPANDED_ADDRESSES})`);
-    }
-    for (let v = r.start; v <= r.end; v++) out.push(formatAddress(r.v6, v));
-  }
-  return out;
+/** The single addresses among a rule's ranges (what `initiate` can send to). */
+function singles(ranges: readonly AddrRange[]): string[] {
+  return ranges.filter((r) => r.start === r.end).map((r) => formatAddress(r.v6, r.start));
 }
 
 function idOf(r: AddrRange): IdValue {
@@ -94,8 +85,10 @@ export function buildEngineRules(
     const remoteId = rule.preshared || rule.remoteId.includes.length !== 1 ? undefined : selectorId(rule.remoteId.includes[0]!);
     return {
       label: rule.label,
-      localAddresses: expand(rule, rule.localAddrs),
-      remoteAddresses: expand(rule, rule.remoteAddrs),
+      localAddresses: singles(rule.localAddrs),
+      remoteAddresses: singles(rule.remoteAddrs),
+      localRanges: rule.localAddrs.map(({ v6, start, end }) => ({ v6, start, end })),
+      remoteRanges: rule.remoteAddrs.map(({ v6, start, end }) => ({ v6, start, end })),
       mode: rule.p1Mode === 'aggressive' ? 'aggressive' : 'main',
       p1: p1(rule),
       ...(localId ? { localId } : {}),

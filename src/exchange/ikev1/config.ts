@@ -10,13 +10,24 @@ import type { RetransmitConfig } from '../retransmit';
 import type { P1Transform, P2Policy } from './proposals';
 import type { TrafficSelectors } from './traffic-selectors';
 
+/** An inclusive address range, addresses as integers (IPv4 32-bit, IPv6 128-bit). */
+export interface IpRange {
+  readonly v6: boolean;
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
 /** One rule: which peers it covers and how to negotiate with them. */
 export interface Ikev1Rule {
   readonly label: string;
-  /** Local addresses the rule applies to; absent = any. */
+  /** Local addresses the rule applies to (single addresses); with localRanges absent too: any. */
   readonly localAddresses?: readonly string[];
-  /** Peer addresses the rule applies to; absent = any. */
+  /** Peer addresses the rule applies to (single addresses); with remoteRanges absent too: any. */
   readonly remoteAddresses?: readonly string[];
+  /** Local address ranges (ike/config ranges and prefixes), inclusive. */
+  readonly localRanges?: readonly IpRange[];
+  /** Peer address ranges, inclusive. */
+  readonly remoteRanges?: readonly IpRange[];
   /** Phase 1 exchange to initiate (p1_mode). */
   readonly mode: 'main' | 'aggressive';
   /** Phase 1 transforms in preference order (p1_xform). */

@@ -20,10 +20,11 @@ import { decryptBody } from '../../wire/ikev1/encryption';
 import { Doi, IkePort, NotifyType, ProtocolId, nameOf } from '../../wire/ikev1/iana';
 import { decodeHeader, decodePayloadChain, encodeMessage, type PayloadSpan } from '../../wire/ikev1/message';
 import { classifyNatTDatagram, frameForNatT } from '../../wire/ikev1/nat-t';
+import { ipv4ToBytes, ipv6ToBytes } from '../../wire/ikev1/id';
 import { ExchangeType, HeaderFlag, PayloadType, type IsakmpHeader, type Payload } from '../../wire/ikev1/types';
 import { IkeSa, IkeSaState } from '../ike-sa';
 import { Retransmitter } from '../retransmit';
-import { DEFAULT_SETTINGS, type Ikev1Credentials, type Ikev1Rule, type Ikev1Settings } from './config';
+import { DEFAULT_SETTINGS, type Ikev1Credentials, type Ikev1Rule, type Ikev1Settings, type IpRange } from './config';
 import { AGGRESSIVE_MODE, aggressiveOutI1 } from './aggressive-mode';
 import { ALWAYS_ALLOWED, MAIN_MODE, mainOutI1, type Phase1Transition } from './main-mode';
 import { CIPHER_OF, Phase1Context } from './phase1-context';
@@ -120,8 +121,8 @@ export class Ikev1Engine implements Phase1Services {
   }
 
   findRule(local: Endpoint, peer: Endpoint): Ikev1Rule | undefined {
-    return this.rules.find((r) => (!r.localAddresses || r.localAddresses.includes(local.address)) &&
-      (!r.remoteAddresses || r.remoteAddresses.includes(peer.address)));
+    return this.rules.find((r) => addressMatches(local.address, r.localAddresses, r.localRanges) &&
+      addressMatches(peer.address, r.remoteAddresses, r.remoteRanges));
   }
 
   /** The Phase 1 SAs, for dumps and tests. */
@@ -551,3 +552,17 @@ function notifyOf(e: Error): number | undefined {
   return d?.notify;
 }
 
+/** A rule side matches when it names no addresses at all, or the address is listed or in a range. */
+function addressMatches(address: string, singles?: readonly string[], ranges?: readonly IpRange[]): boolean {
+  if (!singles && !ranges) return true;
+  if (singles?.includes(address)) return true;
+  if (!ranges || ranges.length === 0) return false;
+  const v6 = address.includes(':');
+  let value: bigint;
+  try {
+    value = BigInt('0x' + (v6 ? ipv6ToBytes(address) : ipv4ToBytes(address)).toString('hex'));
+  } catch {
+    return false;
+  }
+  return ranges.some((r) => r.v6 === v6 && r.start <= value && value <= r.end);
+}

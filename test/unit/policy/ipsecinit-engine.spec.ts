@@ -1,11 +1,13 @@
 /** ipsecinit.conf subset (solaris-ike.md §5.8) and the mapping to engine rules. */
 import assert from 'node:assert/strict';
 
+import { Ikev1Engine } from '../../../src/exchange/ikev1/engine';
+
 import { parseIpsecInit } from '../../../src/policy/ipsecinit';
 import { buildEngineRules } from '../../../src/policy/engine-rules';
 import { parseIkeConfig } from '../../../src/policy/ike-config';
 import { OakleyError } from '../../../src/util/errors';
-import { EXAMPLE_A, EXAMPLE_C } from './ike-config.spec';
+import { EXAMPLE_A, EXAMPLE_B, EXAMPLE_C } from './ike-config.spec';
 
 const F = '/etc/inet/ipsecinit.conf';
 function fails(text: string, line: number, column: number, msg: string): void {
@@ -70,7 +72,9 @@ describe('engine rules', () => {
     const ipsec = parseIpsecInit('{tunnel ip.tun0 negotiate tunnel laddr 10.1.0.0/16 raddr 10.2.0.0/16} ipsec {encr_algs aes encr_auth_algs sha1}', F);
     const [r] = buildEngineRules(ike, ipsec, new Map([['ip.tun0', { local: '192.0.2.1', remote: '192.0.2.77' }]]));
     assert.equal(r!.p2.mode, 'tunnel');
-    assert.equal(r!.remoteAddresses!.length, 256);
+    assert.deepEqual(r!.remoteAddresses, []);
+    const [range] = r!.remoteRanges!;
+    assert.equal(range!.end - range!.start + 1n, 256n, 'the remote_addr range is kept as a range');
     assert.deepEqual(r!.localId, { kind: 'ipv4', address: '192.0.2.1' });
     assert.equal(r!.remoteId, undefined);
     assert.deepEqual(r!.p2Selectors![0]!.remote.id, { kind: 'ipv4-subnet', address: '10.2.0.0', prefix: 16 });
@@ -80,5 +84,21 @@ describe('engine rules', () => {
     const ike = parseIkeConfig(EXAMPLE_A, 'ike/config');
     assert.throws(() => buildEngineRules(ike, parseIpsecInit('{laddr 192.0.2.10 raddr 198.51.100.21} ipsec {encr_algs aes-gcm}', F)),
       /^OakleyError: ike\/config:7:1: rule "gw-a to gw-b": no matching IPsec policy/);
+  });
+
+  it('keeps a /16 and an explicit range as ranges, and the engine matches addresses inside them', () => {
+    const ike = parseIkeConfig(EXAMPLE_B, 'ike/config');
+    const ipsec = parseIpsecInit('{laddr 192.0.2.80 raddr 10.1.2.3} ipsec {encr_algs aes encr_auth_algs sha256}', F);
+    const [r] = buildEngineRules(ike, ipsec);
+    assert.deepEqual(r!.localAddresses, ['192.0.2.80']);
+    assert.equal(r!.remoteRanges!.length, 2);
+    const engine = Object.create(Ikev1Engine.prototype) as Ikev1Engine;
+    Object.defineProperty(engine, 'rules', { value: [r] });
+    const at = (address: string) => ({ address, port: 500 });
+    assert.equal(engine.findRule(at('192.0.2.80'), at('10.1.255.254'))?.label, r!.label);
+    assert.equal(engine.findRule(at('192.0.2.80'), at('10.2.0.255'))?.label, r!.label);
+    assert.equal(engine.findRule(at('192.0.2.80'), at('10.2.1.0')), undefined);
+    assert.equal(engine.findRule(at('192.0.2.81'), at('10.1.0.1')), undefined);
+    assert.equal(engine.findRule(at('192.0.2.80'), at('::1')), undefined);
   });
 });
