@@ -1,6 +1,6 @@
 /** ike.preshared (solaris-ike.md §2): forms, key formats, errors with file:line:column, lookup, file mode. */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -88,12 +88,16 @@ describe('ike.preshared', () => {
 
   it('checkSecretFileMode warns about group/other bits', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oakley-psk-'));
-    const p = join(dir, 'ike.preshared');
-    writeFileSync(p, '');
-    chmodSync(p, 0o600);
-    assert.equal(checkSecretFileMode(p), undefined);
-    chmodSync(p, 0o644);
-    assert.match(checkSecretFileMode(p)!, /mode 0644 lets group or others read/);
-    assert.equal(checkSecretFileMode(join(dir, 'missing')), undefined);
+    try {
+      const p = join(dir, 'ike.preshared');
+      writeFileSync(p, '');
+      chmodSync(p, 0o600);
+      assert.equal(checkSecretFileMode(p), undefined);
+      chmodSync(p, 0o644);
+      assert.match(checkSecretFileMode(p)!, /mode 0644 lets group or others read/);
+      assert.equal(checkSecretFileMode(join(dir, 'missing')), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
