@@ -54,10 +54,66 @@ const say = (msg: string): void => {
   process.stderr.write(`ikeadm: ${msg}\n`);
 };
 
+/** Reads one line of input (the interactive session's own line source, so a PIN piped after
+ * `token login` is not taken for a command). */
+export type LineSource = () => Promise<string | undefined>;
+
+/**
+ * Reads a PIN (§3.2 `token login`: Solaris prompts without echo). From a terminal: raw mode, no
+ * echo, Enter ends it, Ctrl-C aborts. Otherwise the next line of standard input. The PIN is never
+ * echoed, logged or put into a message.
+ */
+async function readPin(prompt: string, nextLine: LineSource): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    const line = await nextLine();
+    if (line === undefined) throw new OakleyError('IKE_ERR_USAGE', 'no PIN given (standard input ended)');
+    return line.replace(/\r$/, '');
+  }
+  process.stderr.write(prompt);
+  // In interactive mode readline listens on stdin too: detach it, so the PIN never becomes a command line.
+  const others = stdin.listeners('data') as ((b: Buffer) => void)[];
+  for (const l of others) stdin.removeListener('data', l);
+  return new Promise((resolve, reject) => {
+    let pin = '';
+    const done = (err?: Error): void => {
+      stdin.removeListener('data', onData);
+      stdin.setRawMode(false);
+      for (const l of others) stdin.on('data', l);
+      if (others.length === 0) stdin.pause();
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(pin);
+    };
+    const onData = (b: Buffer): void => {
+      for (const ch of b.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return done(new OakleyError('IKE_ERR_USAGE', 'PIN entry interrupted'));
+        if (ch === '\u007f' || ch === '\b') pin = pin.slice(0, -1);
+        else pin += ch;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}
+
+/** The first line of standard input (non-interactive `token login` with a piped PIN). */
+const stdinLine: LineSource = async () => {
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  try {
+    for await (const line of rl) return line;
+    return undefined;
+  } finally {
+    rl.close();
+  }
+};
+
 class Session {
   private client: ControlClient | undefined;
 
-  constructor(private readonly o: Options, private readonly interactive: boolean) {}
+  constructor(private readonly o: Options, private readonly interactive: boolean, private readonly nextLine: LineSource = stdinLine) {}
 
   private async connect(): Promise<ControlClient> {
     if (!this.client) {
@@ -110,9 +166,12 @@ class Session {
         args.file = outFile;
       } else if (command === 'set debug' && typeof args.file === 'string') {
         args.file = path.resolve(args.file);
+      } else if (command === 'token login') {
+        args.pin = await readPin(`Enter PIN for PKCS#11 token '${String(args.label)}': `, this.nextLine);
       }
       const client = await this.connect();
       const resp = await client.request(command, args);
+      delete args.pin; // nothing below needs it
       if (!resp.ok) {
         say(resp.error.message);
         if (outFd !== undefined) this.discard(outFd, outFile!);
@@ -129,7 +188,9 @@ class Session {
         fs.closeSync(outFd);
         outFd = undefined;
       }
-      const f = formatResult(command, resp.result, { json: this.o.json, paranoid: this.o.paranoid });
+      // What was written goes to the file only, never to stdout (not even with -j: it may hold keys).
+      const result = outFile !== undefined ? { file: outFile } : resp.result;
+      const f = formatResult(command, result, { json: this.o.json, paranoid: this.o.paranoid });
       process.stdout.write(f.stdout);
       if (f.stderr) for (const line of f.stderr.trimEnd().split('\n')) say(line);
       return true;
@@ -148,13 +209,18 @@ class Session {
 }
 
 async function interactive(o: Options): Promise<number> {
-  const session = new Session(o, true);
   const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  const lines = rl[Symbol.asyncIterator]();
+  const nextLine: LineSource = async () => {
+    const r = await lines.next();
+    return r.done ? undefined : r.value;
+  };
+  const session = new Session(o, true, nextLine);
   const prompt = (): void => {
     if (process.stdin.isTTY) process.stdout.write('ikeadm> ');
   };
   prompt();
-  for await (const line of rl) {
+  for (let line = await nextLine(); line !== undefined; line = await nextLine()) {
     const words = splitLine(line);
     if (words.length) {
       const r = await session.run(words);

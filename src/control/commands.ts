@@ -352,6 +352,33 @@ export interface RuleInfo {
   xforms: RuleXform[];
 }
 
+/** One entry of `dump preshared` / `get preshared` (§3.6). */
+export interface PresharedInfo {
+  localIdType: string; local: string; remoteIdType: string; remote: string;
+  ikeMode: string;
+  /** Where the entry came from: file:line:column. */
+  source?: string;
+  /** Present only at keymat privilege: as written in ike.preshared (hex[/bits]). */
+  key?: string; keyBits?: number;
+}
+
+/** One row of `dump groups` (§6.2): a group the engine negotiates and the crypto suite computes. */
+export interface GroupInfo { value: number; strength: number; kind: 'modp' | 'ecp'; bits: number }
+
+/** One row of `dump encralgs` (§6.3): IKE attribute value, name, and key size(s). */
+export interface EncrAlgInfo { value: number; name: string; keyBits?: number; keyLengths?: { min: number; max: number } }
+
+/** One row of `dump authalgs` (§6.3). */
+export interface HashAlgInfo { value: number; name: string }
+
+/** One certificate in `dump certcache` (§3.6). */
+export interface CertCacheEntry {
+  id: number; subject: string; issuer: string; trusted: boolean;
+  key: 'public-only' | 'locked' | 'available';
+  /** Received in a CERT payload rather than loaded from a store. */
+  fromPayload?: boolean;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
@@ -558,6 +585,56 @@ export function formatRule(r: RuleInfo): string {
   return L.join('\n') + '\n';
 }
 
+export function formatPreshared(e: PresharedInfo, o: FormatOptions = {}): string {
+  const L = [''];
+  L.push(`PSKEY: For ${MODES[e.ikeMode] ?? e.ikeMode} exchanges`);
+  if (e.key !== undefined) {
+    const [digits, bits] = e.key.split('/');
+    const bytes = Math.ceil((e.keyBits ?? digits!.length * 4) / 8);
+    L.push(`PSKEY: Pre-shared key (${bytes} bytes): ${keyText(digits!, !!o.paranoid)}${bits ? `/${bits}` : ''}`);
+  }
+  L.push('LOCIP: Address:', `LOCIP: ${e.local}`, 'REMIP: Address:', `REMIP: ${e.remote}`);
+  if (e.source) L.push(`PSKEY: Defined at ${e.source}`);
+  return L.join('\n') + '\n';
+}
+
+const ALG_HEADER = 'The values are the IKE Phase 1 attribute values assigned by IANA (RFC 2409 Appendix A)\n\n';
+
+export function formatGroups(rows: readonly GroupInfo[]): string {
+  let out = 'List of Diffie-Hellman groups for IKE (those this daemon can negotiate)\n' + ALG_HEADER;
+  out += `${pad('Value', 6)}${pad('Strength', 9)}Description\n`;
+  for (const g of rows) out += `${pad(String(g.value), 6)}${pad(String(g.strength), 9)}${groupName(g.value)}\n`;
+  return out;
+}
+
+export function formatEncrAlgs(rows: readonly EncrAlgInfo[]): string {
+  let out = 'List of Phase 1 encryption algorithms for IKE (those this daemon can negotiate)\n' + ALG_HEADER;
+  out += `${pad('Value', 6)}${pad('Name', 20)}Keylen range\n`;
+  for (const a of rows) {
+    const range = a.keyLengths ? (a.keyLengths.min === a.keyLengths.max ? String(a.keyLengths.min) : `${a.keyLengths.min}-${a.keyLengths.max}`) : `N/A (${a.keyBits ?? '?'} bits)`;
+    out += `${pad(String(a.value), 6)}${pad(a.name, 20)}${range}\n`;
+  }
+  return out;
+}
+
+export function formatAuthAlgs(rows: readonly HashAlgInfo[]): string {
+  let out = 'List of Phase 1 hash (authentication and PRF) algorithms for IKE (those this daemon can negotiate)\n' + ALG_HEADER;
+  out += `${pad('Value', 6)}Name\n`;
+  for (const a of rows) out += `${pad(String(a.value), 6)}${a.name}\n`;
+  return out;
+}
+
+const CERT_KEY: Readonly<Record<CertCacheEntry['key'], string>> = {
+  'public-only': '[Public certificate only]', locked: '[Private key linked but locked]', available: '[Private key available]',
+};
+
+export function formatCertCache(c: CertCacheEntry): string {
+  const L = ['', `CERTIFICATE CACHE ID: ${c.id}`, `\tSubject Name: ${c.subject}`, `\t Issuer Name: ${c.issuer}`];
+  if (c.trusted) L.push('\t\t[trusted certificate]');
+  L.push(`\t\t${CERT_KEY[c.key] ?? c.key}${c.fromPayload ? ' [Obtained via certificate payload]' : ''}`);
+  return L.join('\n') + '\n';
+}
+
 const PRIV_DESCRIPTION: Readonly<Record<Privilege, string>> = {
   base: 'base privileges',
   modkeys: 'access to preshared key information',
@@ -566,6 +643,11 @@ const PRIV_DESCRIPTION: Readonly<Record<Privilege, string>> = {
 
 function list<T>(v: unknown): T[] {
   return Array.isArray(v) ? (v as T[]) : [];
+}
+
+/** Daemon warnings (e.g. "Lower bits will be truncated") as status lines before the success line. */
+function warningLines(v: unknown): string {
+  return list<string>(v).map((w) => `warning: ${w}\n`).join('');
 }
 
 /**
@@ -610,19 +692,44 @@ export function formatResult(command: string, result: unknown, o: FormatOptions 
         stderr: '',
       };
     }
+    case 'dump preshared':
+    case 'get preshared':
+      return { stdout: list<PresharedInfo>(result).map((e) => formatPreshared(e, o)).join('') + '\nCompleted dump of preshared keys\n', stderr: '' };
+    case 'dump groups': return { stdout: formatGroups(list<GroupInfo>(result)) + '\nCompleted dump of groups\n', stderr: '' };
+    case 'dump encralgs': return { stdout: formatEncrAlgs(list<EncrAlgInfo>(result)) + '\nCompleted dump of encralgs\n', stderr: '' };
+    case 'dump authalgs': return { stdout: formatAuthAlgs(list<HashAlgInfo>(result)) + '\nCompleted dump of authalgs\n', stderr: '' };
+    case 'dump certcache':
+      return { stdout: list<CertCacheEntry>(result).map(formatCertCache).join('') + '\nCompleted dump of certcache\n', stderr: '' };
     case 'del p1': return { stdout: '', stderr: 'Successfully deleted selected phase 1 SA.\n' };
-    case 'del rule': return { stdout: '', stderr: 'Successfully deleted selected policy rule.\n' };
-    case 'del preshared': return { stdout: '', stderr: 'Successfully deleted selected preshared key.\n' };
-    case 'add rule': return { stdout: '', stderr: 'Successfully created new policy rule.\n' };
-    case 'add preshared': return { stdout: '', stderr: 'Successfully created new preshared key.\n' };
+    case 'del rule': return { stdout: '', stderr: `Successfully deleted selected policy rule${r.label !== undefined ? ` '${String(r.label)}'` : ''}.\n` };
+    case 'del preshared':
+      return { stdout: '', stderr: `Successfully deleted selected preshared key${r.local !== undefined ? ` (local ${String(r.local)}, remote ${String(r.remote)})` : ''}.\n` };
+    case 'add rule': {
+      const labels = list<string>(r.labels);
+      const what = labels.length > 1 ? `policy rules ${labels.map((l) => `'${l}'`).join(', ')}` : `policy rule${labels.length ? ` '${labels[0]}'` : ''}`;
+      return { stdout: '', stderr: warningLines(r.warnings) + `Successfully created new ${what}.\n` };
+    }
+    case 'add preshared': {
+      const n = Number(r.added ?? 1);
+      return { stdout: '', stderr: warningLines(r.warnings) + `Successfully created new preshared key${n === 1 ? '' : `s (${n})`}.\n` };
+    }
     case 'flush p1': return { stdout: '', stderr: 'Successfully flushed P1 SAs.\n' };
-    case 'flush certcache': return { stdout: '', stderr: 'Successfully flushed cert cache.\n' };
+    case 'flush certcache': {
+      const n = Number(r.flushed ?? 0);
+      return { stdout: '', stderr: `Successfully flushed cert cache (${n} certificate${n === 1 ? '' : 's'} removed).\n` };
+    }
     case 'read rule': return { stdout: '', stderr: 'Completed read of policy rule configuration information.\n' };
     case 'read preshared': return { stdout: '', stderr: 'Completed read of preshared key configuration information.\n' };
-    case 'write rule': return { stdout: '', stderr: 'Completed write of policy rule configuration information.\n' };
-    case 'write preshared': return { stdout: '', stderr: 'Completed write of preshared key configuration information.\n' };
+    case 'write rule':
+    case 'write preshared': {
+      const what = command === 'write rule' ? 'policy rule' : 'preshared key';
+      return { stdout: '', stderr: `Completed write of ${what} configuration information${r.file !== undefined ? ` to ${String(r.file)}` : ''}.\n` };
+    }
     case 'token login':
-    case 'token logout': return { stdout: '', stderr: 'PKCS#11 operation successful\n' };
+    case 'token logout': {
+      const done = command === 'token login' ? 'logged in to' : 'logged out of';
+      return { stdout: '', stderr: `PKCS#11 operation successful${r.label !== undefined ? `: ${done} token '${String(r.label)}'` : ''}\n` };
+    }
     default:
       if (typeof result === 'string') return { stdout: result.endsWith('\n') ? result : result + '\n', stderr: '' };
       if (result === null || result === undefined) return { stdout: '', stderr: '' };
