@@ -70,12 +70,16 @@ export function buildEngineRules(
     };
     const matching = ipsec.filter((e) => {
       if (e.mode === 'transport') return covers(rule.localAddrs, e.laddr) && covers(rule.remoteAddrs, e.raddr);
-      const ep = e.tunnel ? tunnelEndpoints.get(e.tunnel) : undefined;
+      const ep = e.tunnelEndpoints ?? (e.tunnel ? tunnelEndpoints.get(e.tunnel) : undefined);
       const l = ep && host(ep.local), r = ep && host(ep.remote);
       return !!l && !!r && covers(rule.localAddrs, l) && covers(rule.remoteAddrs, r);
     });
     const entry = matching[0];
-    if (!entry) throw fail(rule, 'no matching IPsec policy in ipsecinit.conf (no entry whose laddr/raddr, or tunnel endpoints, lie inside the rule\'s local_addr/remote_addr)');
+    if (!entry) {
+      const undeclared = ipsec.find((e) => e.mode === 'tunnel' && e.tunnel && !e.tunnelEndpoints && !tunnelEndpoints.has(e.tunnel));
+      throw fail(rule, 'no matching IPsec policy in ipsecinit.conf (no entry whose laddr/raddr, or tunnel endpoints, lie inside the rule\'s local_addr/remote_addr)' +
+        (undeclared ? `; tunnel ${undeclared.tunnel!} has no endpoints: declare them with "tunnel ${undeclared.tunnel!} tsrc LOCAL tdst REMOTE"` : ''));
+    }
     const life = normalizeP2Lifetimes(rule.p2).lifetimes;
     const selectors: TrafficSelectors[] = matching.filter((e) => e.mode === entry.mode).map((e) => ({
       local: { id: idOf(e.laddr), ...(e.ulp !== undefined ? { protocol: e.ulp } : {}), ...(e.lport ? { port: e.lport } : {}) },

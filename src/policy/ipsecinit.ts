@@ -8,6 +8,14 @@
  * A, B: an address or prefix (A/n). P: a protocol number or tcp/udp/icmp. `tunnel NAME` alone
  * implies tunnel mode; `negotiate tunnel` may also be written; `negotiate transport` is transport.
  * Algorithm names also accept the ipsecalgs long forms (aes-cbc, 3des-cbc, hmac-sha256, ...).
+ *
+ * Oakley extension: tunnel endpoints. Solaris takes the outer addresses of `tunnel NAME` from the
+ * interface (`ifconfig ip.tun0 tsrc A tdst B`); Linux has no such interface for IKE to read, so
+ * the endpoints are declared in this file, outside any entry, with the same words:
+ *
+ *   tunnel NAME tsrc A tdst B
+ *
+ * A tunnel entry belongs to the IKE rule whose local_addr/remote_addr contain tsrc/tdst.
  * Everything else — `pass`, `drop`, `permit`, `apply`, AH (`auth_algs`), `sa` other values,
  * hostnames, other algorithms — is refused as unsupported, naming file:line:column.
  */
@@ -24,6 +32,8 @@ export interface IpsecPolicyEntry {
   readonly dir: 'in' | 'out' | 'both';
   readonly mode: 'tunnel' | 'transport';
   readonly tunnel?: string;
+  /** The declared outer addresses of `tunnel` (resolved when the file is parsed). */
+  readonly tunnelEndpoints?: TunnelEndpoints;
   readonly esp: readonly P2EspAlternative[];
   readonly sa: 'shared' | 'unique';
   readonly line: number;
@@ -36,9 +46,32 @@ const AUTH: Readonly<Record<string, P2Auth>> = {
 };
 const ULP: Readonly<Record<string, number>> = { icmp: 1, tcp: 6, udp: 17, ipv6_icmp: 58 };
 
+/** Outer addresses of a tunnel interface (the `tunnel NAME tsrc A tdst B` extension). */
+export interface TunnelEndpoints {
+  readonly local: string;
+  readonly remote: string;
+}
+
+export interface IpsecInit {
+  readonly entries: IpsecPolicyEntry[];
+  readonly tunnels: Map<string, TunnelEndpoints>;
+}
+
+/** The policy entries only (see parseIpsecInitFile for tunnel endpoints too). */
 export function parseIpsecInit(text: string, file: string): IpsecPolicyEntry[] {
+  return parseIpsecInitFile(text, file).entries;
+}
+
+/**
+ * Parses ipsecinit.conf: policy entries and tunnel endpoint declarations (a tunnel entry whose
+ * tunnel is not declared here gets its endpoints from the caller of buildEngineRules, or matches
+ * no rule).
+ * @throws OakleyError IKE_ERR_CONFIG naming file:line:column
+ */
+export function parseIpsecInitFile(text: string, file: string): IpsecInit {
   const toks = tokenize(text, file);
   const out: IpsecPolicyEntry[] = [];
+  const tunnels = new Map<string, TunnelEndpoints>();
   let i = 0;
   const next = (after: Token, what: string): Token => {
     const t = toks[i++];
@@ -66,8 +99,26 @@ export function parseIpsecInit(text: string, file: string): IpsecPolicyEntry[] {
   const unsupported = (t: Token, where: string): never => {
     throw configError(t.pos, `"${t.text}" ${where} is not supported by Oakley's ipsecinit.conf subset`);
   };
+  const hostAddr = (kw: Token): string => {
+    const v = atom(kw, 'an address');
+    const r = parseAddrRange(v.text);
+    if (typeof r === 'string' || r.start !== r.end) throw configError(v.pos, `${kw.text}: expected a single address, found "${v.text}"`);
+    return v.text;
+  };
   while (i < toks.length) {
     const open = toks[i++]!;
+    if (open.kind === 'atom' && open.text === 'tunnel') {
+      const name = atom(open, 'a tunnel interface name');
+      const tsrc = atom(name, '"tsrc"');
+      if (tsrc.text !== 'tsrc') throw configError(tsrc.pos, `tunnel ${name.text}: expected "tsrc", found "${tsrc.text}"`);
+      const local = hostAddr(tsrc);
+      const tdst = atom(tsrc, '"tdst"');
+      if (tdst.text !== 'tdst') throw configError(tdst.pos, `tunnel ${name.text}: expected "tdst", found "${tdst.text}"`);
+      const remote = hostAddr(tdst);
+      if (tunnels.has(name.text)) throw configError(name.pos, `tunnel ${name.text} is declared twice`);
+      tunnels.set(name.text, { local, remote });
+      continue;
+    }
     if (open.kind !== '{') throw configError(open.pos, `expected "{" to start a policy entry, found "${open.text}"`);
     let laddr: AddrRange | undefined, raddr: AddrRange | undefined, ulp: number | undefined, lport: number | undefined, rport: number | undefined;
     let dir: IpsecPolicyEntry['dir'] = 'both';
@@ -95,7 +146,12 @@ export function parseIpsecInit(text: string, file: string): IpsecPolicyEntry[] {
           dir = v.text;
           break;
         }
-        case 'tunnel': tunnel = atom(t, 'a tunnel interface name').text; mode = 'tunnel'; break;
+        case 'tunnel': {
+          const n = atom(t, 'a tunnel interface name');
+          tunnel = n.text;
+          mode = 'tunnel';
+          break;
+        }
         case 'negotiate': {
           const v = atom(t, 'tunnel or transport');
           if (v.text !== 'tunnel' && v.text !== 'transport') throw configError(v.pos, `negotiate: expected tunnel or transport, found "${v.text}"`);
@@ -154,5 +210,9 @@ export function parseIpsecInit(text: string, file: string): IpsecPolicyEntry[] {
     }
     out.push({ laddr, raddr, ...(ulp !== undefined ? { ulp } : {}), ...(lport ? { lport } : {}), ...(rport ? { rport } : {}), dir, mode, ...(tunnel ? { tunnel } : {}), esp, sa, line: open.pos.line });
   }
-  return out;
+  const entries = out.map((e) => {
+    const ep = e.tunnel ? tunnels.get(e.tunnel) : undefined;
+    return ep ? { ...e, tunnelEndpoints: ep } : e;
+  });
+  return { entries, tunnels };
 }

@@ -379,18 +379,64 @@ export function acceptP1Reply(offered: SaPayload, reply: SaPayload): P1Negotiate
   }
   const rt = reply.proposals[0].transforms[0];
   const ot = offered.proposals[0]?.transforms.find((t) => t.number === rt.number);
-  if (!ot || ot.id !== rt.id || !sameAttributes(ot.attributes, rt.attributes)) {
-    throw new OakleyError(ProposalErr.BAD_REPLY, `phase 1 reply transform #${rt.number} was not offered as such`, { notify: NotifyType.NO_PROPOSAL_CHOSEN });
+  const diff = !ot ? 'no such transform number was offered' : ot.id !== rt.id ? `transform id ${rt.id}, offered ${ot.id}` : attributeDifference(ot.attributes, rt.attributes, LIFE_ATTRS.p1);
+  if (diff !== undefined) {
+    throw new OakleyError(ProposalErr.BAD_REPLY, `phase 1 reply transform #${rt.number} was not offered as such: ${diff}`, { notify: NotifyType.NO_PROPOSAL_CHOSEN });
   }
   const offer = decodeP1Transform(rt);
   if (typeof offer === 'string') throw new OakleyError(ProposalErr.BAD_REPLY, `phase 1 reply: ${offer}`, { notify: NotifyType.NO_PROPOSAL_CHOSEN });
   return { transformNumber: rt.number, ...offer };
 }
 
-function sameAttributes(a: readonly Attribute[], b: readonly Attribute[]): boolean {
-  if (a.length !== b.length) return false;
-  return a.every((x, i) => x.type === b[i].type && attrNumber(x) === attrNumber(b[i]) &&
-    (typeof x.value === 'number' || typeof b[i].value === 'number' || (x.value as Buffer).equals(b[i].value as Buffer)));
+/** Attribute types of the life type / life duration pairs: Phase 1 (RFC 2409 App. A), Phase 2 (RFC 2407 §4.5). */
+const LIFE_ATTRS = { p1: { type: 11, duration: 12 }, p2: { type: 1, duration: 2 } } as const;
+
+/**
+ * How a reply's attributes differ from the offered ones, or undefined when the reply is
+ * acceptable. Order does not matter (RFC 2408 does not fix it, and strongSwan re-encodes the
+ * chosen transform in its own order); basic and variable encodings of one number are equal.
+ * Lifetimes are (type, duration) pairs; a reply may shorten a lifetime (strongSwan puts its own
+ * shorter one in the reply instead of a RESPONDER-LIFETIME notify) but never lengthen or add one.
+ */
+function attributeDifference(offered: readonly Attribute[], reply: readonly Attribute[], life: { type: number; duration: number }): string | undefined {
+  const render = (x: Attribute): string => {
+    const n = attrNumber(x);
+    return n !== undefined ? String(n) : `0x${(x.value as Buffer).toString('hex')}`;
+  };
+  const split = (list: readonly Attribute[]): { plain: Map<number, string>; lives: Map<number, number>; error?: string } => {
+    const plain = new Map<number, string>();
+    const lives = new Map<number, number>();
+    for (let i = 0; i < list.length; i++) {
+      const x = list[i]!;
+      if (x.type === life.type) {
+        const d = list[i + 1];
+        const kind = attrNumber(x), dur = d && d.type === life.duration ? attrNumber(d) : undefined;
+        if (kind === undefined || dur === undefined) return { plain, lives, error: 'a life type without a life duration' };
+        if (lives.has(kind)) return { plain, lives, error: `life type ${kind} appears twice` };
+        lives.set(kind, dur);
+        i++;
+      } else if (x.type === life.duration) {
+        return { plain, lives, error: 'a life duration without a life type' };
+      } else {
+        if (plain.has(x.type)) return { plain, lives, error: `attribute ${x.type} appears twice` };
+        plain.set(x.type, render(x));
+      }
+    }
+    return { plain, lives };
+  };
+  const o = split(offered), r = split(reply);
+  if (r.error) return r.error;
+  for (const [type, v] of r.plain) {
+    if (!o.plain.has(type)) return `attribute ${type} = ${v} was not offered`;
+    if (o.plain.get(type) !== v) return `attribute ${type} is ${v}, offered ${o.plain.get(type)!}`;
+  }
+  for (const [type, v] of o.plain) if (!r.plain.has(type)) return `attribute ${type} (offered ${v}) is missing`;
+  for (const [kind, dur] of r.lives) {
+    const mine = o.lives.get(kind);
+    if (mine === undefined) return `life type ${kind} (duration ${dur}) was not offered`;
+    if (dur > mine) return `life type ${kind} duration ${dur} is longer than the offered ${mine}`;
+  }
+  return undefined;
 }
 
 // =============================================================================================
@@ -749,7 +795,8 @@ export function acceptP2Reply(offered: SaPayload, reply: SaPayload): { negotiate
   if (rp.protocol !== ProtocolId.IPSEC_ESP || rp.spi.length !== 4) throw bad('not an ESP proposal with a 4-octet SPI');
   const op = offered.proposals.find((p) => p.number === rp.number && p.protocol === rp.protocol);
   const ot = op?.transforms.find((t) => t.number === rt.number);
-  if (!ot || ot.id !== rt.id || !sameAttributes(ot.attributes, rt.attributes)) throw bad(`proposal #${rp.number} transform #${rt.number} was not offered as such`);
+  const diff = !ot ? 'no such transform number was offered' : ot.id !== rt.id ? `transform id ${rt.id}, offered ${ot.id}` : attributeDifference(ot.attributes, rt.attributes, LIFE_ATTRS.p2);
+  if (diff !== undefined) throw bad(`proposal #${rp.number} transform #${rt.number} was not offered as such: ${diff}`);
   const o = decodeP2EspTransform(rt);
   if (typeof o === 'string') throw bad(o);
   return {

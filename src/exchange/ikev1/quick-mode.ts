@@ -116,9 +116,12 @@ export async function quickMode(engine: Ikev1Engine, ctx: Phase1Context, options
   const policy = options.policy ?? ctx.rule.p2;
   const messageId = sa.allocateMessageId(random32(engine));
   const ourSpi = await engine.kernel.getSpi({ src: sa.peer.address, dst: sa.local.address, protocol: 'esp' });
+  // Client identities: the caller's, else the rule's first IPsec policy selectors (tunnel mode
+  // needs them: without IDci/IDcr the peer takes the Phase 1 addresses, RFC 2409 §5.5).
+  const selectors = options.selectors ?? ctx.rule.p2Selectors?.[0];
   const ex: QmExchange = {
     messageId, role: 'initiator', step: 'QM_I1_SENT', policy, ourSpi, sent: [],
-    ...(options.selectors ? { option: options.selectors } : {}),
+    ...(selectors ? { option: selectors } : {}),
   };
   const done = new Promise<ChildSaPair>((resolve, reject) => {
     ex.resolve = resolve;

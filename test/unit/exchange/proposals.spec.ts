@@ -127,11 +127,31 @@ describe('Phase 1 proposals', () => {
     assert.throws(() => selectP1Transform(two, [AES_SHA256_PSK_14]), (e: unknown) => OakleyError.is(e, ProposalErr.BAD_PROPOSAL_SYNTAX));
   });
 
-  it('acceptP1Reply refuses a transform that was altered', () => {
+  it('acceptP1Reply refuses a transform that was altered or lengthened, naming the difference', () => {
     const sa = buildP1SaPayload([AES_SHA256_PSK_14]);
     const t = sa.proposals[0].transforms[0];
-    const altered = { ...sa, proposals: [{ ...sa.proposals[0], transforms: [{ ...t, attributes: t.attributes.map((a) => a.type === IkeAttr.LIFE_DURATION ? { ...a, value: 60 } : a) }] }] };
-    assert.throws(() => acceptP1Reply(sa, altered), (e: unknown) => OakleyError.is(e, ProposalErr.BAD_REPLY));
+    const withAttrs = (attributes: typeof t.attributes) => ({ ...sa, proposals: [{ ...sa.proposals[0], transforms: [{ ...t, attributes }] }] });
+    const longer = withAttrs(t.attributes.map((a) => a.type === IkeAttr.LIFE_DURATION ? { ...a, value: 7200 } : a));
+    assert.throws(() => acceptP1Reply(sa, longer), (e: unknown) => OakleyError.is(e, ProposalErr.BAD_REPLY) && /longer than the offered 3600/.test(e.message));
+    const otherHash = withAttrs(t.attributes.map((a) => a.type === IkeAttr.HASH_ALGORITHM ? { ...a, value: 2 } : a));
+    assert.throws(() => acceptP1Reply(sa, otherHash), (e: unknown) => OakleyError.is(e, ProposalErr.BAD_REPLY) && /attribute 2 is 2, offered 4/.test(e.message));
+    const dropped = withAttrs(t.attributes.filter((a) => a.type !== IkeAttr.GROUP_DESCRIPTION));
+    assert.throws(() => acceptP1Reply(sa, dropped), (e: unknown) => OakleyError.is(e, ProposalErr.BAD_REPLY) && /missing/.test(e.message));
+  });
+
+  it('acceptP1Reply takes the attributes in any order and a shortened lifetime (strongSwan re-encodes its choice)', () => {
+    const sa = buildP1SaPayload([AES_SHA256_PSK_14]);
+    const t = sa.proposals[0].transforms[0];
+    // Reverse, but keep each life type immediately before its duration.
+    const pairs: (typeof t.attributes)[] = [];
+    for (let i = 0; i < t.attributes.length; i++) {
+      pairs.push(t.attributes[i]!.type === IkeAttr.LIFE_TYPE ? [t.attributes[i]!, t.attributes[++i]!] : [t.attributes[i]!]);
+    }
+    const reordered = pairs.reverse().flat().map((a) => a.type === IkeAttr.LIFE_DURATION ? { ...a, value: 600 } : a);
+    assert.notDeepEqual(reordered.map((a) => a.type), t.attributes.map((a) => a.type));
+    const neg = acceptP1Reply(sa, roundTrip({ ...sa, proposals: [{ ...sa.proposals[0], transforms: [{ ...t, attributes: reordered }] }] }));
+    assert.equal(neg.lifetimeSeconds, 600);
+    assert.equal(neg.hash, 'sha256');
   });
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 
 import { Ikev1Engine } from '../../../src/exchange/ikev1/engine';
 
-import { parseIpsecInit } from '../../../src/policy/ipsecinit';
+import { parseIpsecInit, parseIpsecInitFile } from '../../../src/policy/ipsecinit';
 import { buildEngineRules } from '../../../src/policy/engine-rules';
 import { parseIkeConfig } from '../../../src/policy/ike-config';
 import { OakleyError } from '../../../src/util/errors';
@@ -78,6 +78,20 @@ describe('engine rules', () => {
     assert.deepEqual(r!.localId, { kind: 'ipv4', address: '192.0.2.1' });
     assert.equal(r!.remoteId, undefined);
     assert.deepEqual(r!.p2Selectors![0]!.remote.id, { kind: 'ipv4-subnet', address: '10.2.0.0', prefix: 16 });
+  });
+
+  it('takes tunnel endpoints declared in the file (tunnel NAME tsrc A tdst B), and says when they are missing', () => {
+    const ike = parseIkeConfig(EXAMPLE_C, 'ike/config');
+    const entry = '{tunnel ip.tun0 negotiate tunnel laddr 10.1.0.0/16 raddr 10.2.0.0/16} ipsec {encr_algs aes encr_auth_algs sha1}';
+    const parsed = parseIpsecInitFile(`tunnel ip.tun0 tsrc 192.0.2.1 tdst 192.0.2.77\n${entry}\n`, F);
+    assert.deepEqual(parsed.tunnels.get('ip.tun0'), { local: '192.0.2.1', remote: '192.0.2.77' });
+    const [r] = buildEngineRules(ike, parsed.entries);
+    assert.equal(r!.p2.mode, 'tunnel');
+    assert.deepEqual(r!.p2Selectors![0]!.local.id, { kind: 'ipv4-subnet', address: '10.1.0.0', prefix: 16 });
+    assert.throws(() => buildEngineRules(ike, parseIpsecInit(entry, F)), /tunnel ip\.tun0 has no endpoints: declare them with "tunnel ip\.tun0 tsrc LOCAL tdst REMOTE"/);
+    fails('tunnel ip.tun0 tsrc 192.0.2.1 tdest 192.0.2.2', 1, 31, 'expected "tdst"');
+    fails('tunnel ip.tun0 tsrc 192.0.2.0/24 tdst 192.0.2.2', 1, 21, 'expected a single address');
+    fails('tunnel t tsrc 192.0.2.1 tdst 192.0.2.2\ntunnel t tsrc 192.0.2.1 tdst 192.0.2.3', 2, 8, 'declared twice');
   });
 
   it('a rule without a matching IPsec policy is a clear error', () => {
