@@ -4,18 +4,14 @@
  *
  *   iked [-d] [-f FILE] [-p LEVEL] [-D FLAGS] [-N] [--root DIR] [--listen ADDR]... [--port N]
  *        [--nat-port N] [--control PATH] [--kernel memory|xfrm] [--log FILE] [--json-logs]
+ *        [--metrics ADDR:PORT]
  *   iked -c [-f FILE] [--root DIR]
  */
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 
+import { DEBUG_ALL, DEBUG_FLAGS, parseDebugLevel } from '../control/commands';
 import { parsePrivilege, type Privilege } from '../util/log';
-
-/** Solaris debug categories (§3.5). */
-export const DEBUG_FLAGS: Readonly<Record<string, number>> = {
-  cert: 0x0001, key: 0x0002, op: 0x0004, p1: 0x0008, phase1: 0x0008, p2: 0x0010, phase2: 0x0010,
-  pfkey: 0x0020, pol: 0x0040, policy: 0x0040, prop: 0x0080, door: 0x0100, config: 0x0200, label: 0x0400, all: 0x07ff,
-};
 
 export interface IkedOptions {
   /** -c: check the configuration and exit 0/1. */
@@ -43,11 +39,14 @@ export interface IkedOptions {
   readonly kernel: 'memory' | 'xfrm';
   readonly logFile?: string;
   readonly jsonLogs: boolean;
+  /** --metrics: Prometheus text endpoint (GET /metrics) on a loopback address. */
+  readonly metrics?: { readonly host: string; readonly port: number };
 }
 
 export const USAGE = [
   'usage: iked [-d] [-f file] [-p base|modkeys|keymat] [-D flags] [-N] [--root DIR] [--listen ADDR]...',
   '            [--port N] [--nat-port N] [--control PATH] [--kernel memory|xfrm] [--log FILE] [--json-logs]',
+  '            [--metrics 127.0.0.1:PORT]',
   '       iked -c [-f file] [--root DIR]',
 ].join('\n');
 
@@ -55,27 +54,28 @@ export class UsageError extends Error {}
 
 /**
  * A debug level as ikeadm and in.iked read it (§3.5): a number in any C base, or nicknames joined
- * with + and -, where a leading - starts from 0 and subtracts.
+ * with + and -, where a leading - starts from 0 and subtracts. The grammar is ikeadm's
+ * (parseDebugLevel); this only turns its error into a UsageError.
  */
 export function parseDebugFlags(text: string): number {
-  if (/^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(text)) {
-    const v = text.toLowerCase().startsWith('0x') ? parseInt(text, 16) : text.startsWith('0') && text.length > 1 ? parseInt(text, 8) : parseInt(text, 10);
-    if (v > 0xffffffff) throw new UsageError(`debug level ${text} does not fit 32 bits`);
-    return v >>> 0;
+  try {
+    return parseDebugLevel(text);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (known: ${DEBUG_FLAGS.flatMap((f) => f.names).join(', ')}, all)`);
   }
-  let level = 0;
-  const terms = text.match(/[+-]?[^+-]+/g) ?? [];
-  if (terms.length === 0) throw new UsageError(`bad debug flags "${text}"`);
-  for (const term of terms) {
-    const sub = term.startsWith('-');
-    const name = term.replace(/^[+-]/, '');
-    const bit = DEBUG_FLAGS[name];
-    if (bit === undefined) {
-      throw new UsageError(`bad debug flag "${name}" (known: ${Object.keys(DEBUG_FLAGS).join(', ')})`);
-    }
-    level = sub ? level & ~bit : level | bit;
-  }
-  return level >>> 0;
+}
+
+/**
+ * `--metrics ADDR:PORT` (IPv6 as `[ADDR]:PORT`). Only loopback addresses are accepted: the
+ * endpoint has no authentication, and SA counts and failure rates are useful to an attacker.
+ */
+export function parseMetricsAddress(text: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:([0-9]+)$/.exec(text) ?? /^([^:]+):([0-9]+)$/.exec(text);
+  if (!m || isIP(m[1]!) === 0) throw new UsageError(`--metrics needs ADDR:PORT or [ADDR6]:PORT with a literal address, not "${text}"`);
+  const host = m[1]!;
+  const loopback = isIP(host) === 4 ? host.startsWith('127.') : host === '::1';
+  if (!loopback) throw new UsageError(`--metrics must be a loopback address (127.0.0.0/8 or ::1), not ${host}: the endpoint has no access control`);
+  return { host, port: portNumber('--metrics', m[2]!) };
 }
 
 function portNumber(opt: string, v: string): number {
@@ -99,6 +99,7 @@ export function parseIkedOptions(argv: readonly string[]): IkedOptions {
   let kernel: 'memory' | 'xfrm' = 'memory';
   let logFile: string | undefined;
   let jsonLogs = false;
+  let metrics: { host: string; port: number } | undefined;
   for (let i = 0; i < argv.length; i++) {
     const opt = argv[i];
     const value = (): string => {
@@ -108,7 +109,7 @@ export function parseIkedOptions(argv: readonly string[]): IkedOptions {
     };
     switch (opt) {
       case '-c': check = true; break;
-      case '-d': debug = true; debugFlags |= DEBUG_FLAGS.all; break;
+      case '-d': debug = true; debugFlags |= DEBUG_ALL; break;
       case '-f': configFile = value(); break;
       case '-p': {
         const v = value();
@@ -137,12 +138,13 @@ export function parseIkedOptions(argv: readonly string[]): IkedOptions {
       }
       case '--log': logFile = value(); break;
       case '--json-logs': jsonLogs = true; break;
+      case '--metrics': metrics = parseMetricsAddress(value()); break;
       default: throw new UsageError(`unknown option "${opt}"`);
     }
   }
   if (port !== 0 && port === natPort) throw new UsageError(`--port and --nat-port are both ${port}`);
   return {
-    check, debug, root, privilege, debugFlags, noNatT, port, natPort, control, kernel, logFile, jsonLogs,
+    check, debug, root, privilege, debugFlags, noNatT, port, natPort, control, kernel, logFile, jsonLogs, ...(metrics ? { metrics } : {}),
     configFile: configFile ?? join(root, 'ike', 'config'),
     presharedFile: join(root, 'secret', 'ike.preshared'),
     ipsecInitFile: join(root, 'ipsecinit.conf'),

@@ -1,7 +1,7 @@
 /** tools/iked command line: Solaris options and Oakley's. */
 import assert from 'node:assert/strict';
 
-import { parseDebugFlags, parseIkedOptions, UsageError } from '../../../src/daemon/options';
+import { parseDebugFlags, parseIkedOptions, parseMetricsAddress, UsageError } from '../../../src/daemon/options';
 
 describe('iked options', () => {
   it('defaults to the Solaris layout under /etc/inet', () => {
@@ -35,10 +35,25 @@ describe('iked options', () => {
     assert.equal(parseDebugFlags('all-op'), 0x7fb);
     assert.equal(parseDebugFlags('-op'), 0);
     assert.equal(parseDebugFlags('phase1+cert'), 0x9);
-    assert.throws(() => parseDebugFlags('p1+frob'), /bad debug flag "frob"/);
+    assert.throws(() => parseDebugFlags('p1+frob'), (e: unknown) => e instanceof UsageError && /Bad debug flag: frob/.test(e.message));
+    assert.equal(parseDebugFlags('all'), 0x7ff);
+  });
+
+  it('takes --metrics on loopback addresses only (v4 ADDR:PORT, v6 [ADDR]:PORT)', () => {
+    assert.equal(parseIkedOptions([]).metrics, undefined);
+    assert.deepEqual(parseIkedOptions(['--metrics', '127.0.0.1:9464']).metrics, { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(parseMetricsAddress('127.0.0.2:0'), { host: '127.0.0.2', port: 0 });
+    assert.deepEqual(parseMetricsAddress('[::1]:9464'), { host: '::1', port: 9464 });
   });
 
   const bad: [string[], RegExp][] = [
+    [['--metrics', '0.0.0.0:9464'], /--metrics must be a loopback address .* not 0\.0\.0\.0/],
+    [['--metrics', '[::]:9464'], /--metrics must be a loopback address/],
+    [['--metrics', '192.168.1.1:80'], /--metrics must be a loopback address/],
+    [['--metrics', 'localhost:9464'], /--metrics needs ADDR:PORT/],
+    [['--metrics', '127.0.0.1'], /--metrics needs ADDR:PORT/],
+    [['--metrics', '127.0.0.1:65536'], /--metrics needs a port number/],
+    [['--metrics'], /--metrics needs a value/],
     [['-x'], /unknown option "-x"/],
     [['-f'], /-f needs a value/],
     [['-p', 'root'], /bad privilege level "root"/],
