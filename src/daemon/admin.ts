@@ -24,7 +24,7 @@ import { P1_SUPPORTED_GROUPS, type P1Encr, type P1Hash } from '../exchange/ikev1
 import { type AddrRange, formatAddress, parseAddress, parseAddrRange } from '../policy/addresses';
 import { buildEngineRules } from '../policy/engine-rules';
 import { type IkeConfig, type IkeRule, parseIkeConfig } from '../policy/ike-config';
-import { configError, type Position, tokenize, where } from '../policy/lexer';
+import { configError, type Position, type Token, tokenize, where } from '../policy/lexer';
 import { parsePreshared, presharedLookup, type PresharedEntry } from '../policy/preshared';
 import { serializeRule } from '../policy/serialize';
 import { CryptoErr, OakleyError } from '../util/errors';
@@ -75,7 +75,14 @@ export interface AdminDeps {
 
 /** The global-parameter part of an ike/config text: everything before the first rule's `{`. */
 function globalsPrefix(text: string, file: string): string {
-  const open = tokenize(text, file).find((t) => t.kind === '{');
+  const toks = tokenize(text, file);
+  // A global `p1_xform { … }` (a default transform) is not a rule: skip its block.
+  let open: Token | undefined;
+  for (let i = 0; i < toks.length && !open; i++) {
+    if (toks[i]!.kind === 'atom' && toks[i]!.text === 'p1_xform' && toks[i + 1]?.kind === '{') {
+      for (i += 2; i < toks.length && toks[i]!.kind !== '}'; i++);
+    } else if (toks[i]!.kind === '{') open = toks[i];
+  }
   if (!open) return text;
   const lines = text.split('\n');
   let offset = 0;
@@ -122,13 +129,21 @@ function escapeRe(s: string): string {
 }
 
 /**
- * The written form of the rules (§1.8). serializeRule does not carry the Oakley `remote_port`
- * extension yet, so it is added here; without it a written rule would re-parse to a rule that
- * initiates to port 500 instead.
+ * The written form of the rules (§1.8), improved so that it parses back to the same rules:
+ * serializeRule writes AES as plain `aes-cbc` (128..256, as Solaris does) and does not carry the
+ * Oakley `remote_port` extension yet. Both are restored here; without them a written
+ * `aes(256..256)` rule would also offer 128 and 192, and would initiate to port 500.
  */
 function writeRules(rules: readonly IkeRule[]): string {
   return rules.map((r) => {
-    const text = serializeRule(r);
+    let k = 0;
+    const lines = serializeRule(r).split('\n').map((line) => {
+      if (!line.startsWith('\tp1_xform ')) return line;
+      const x = r.xforms[k++];
+      const range = x?.keyLengths;
+      return range ? line.replace('encr_alg aes-cbc ', `encr_alg aes-cbc(${range.min}..${range.max}) `) : line;
+    });
+    const text = lines.join('\n');
     return r.remotePort === undefined ? text : text.replace(/}\n$/, `\tremote_port\t${r.remotePort}\n}\n`);
   }).join('');
 }
@@ -233,7 +248,7 @@ function groups(crypto: AdminDeps['crypto']): GroupInfo[] {
 function encrAlgs(crypto: AdminDeps['crypto']): EncrAlgInfo[] {
   const out: EncrAlgInfo[] = [];
   for (const encr of Object.keys(CIPHER_OF) as P1Encr[]) {
-    const bits = ENCR_KEY_BITS[encr].filter((b) => crypto.cipher.supports(CIPHER_OF[encr], b));
+    const bits = ENCR_KEY_BITS[encr].filter((b) => crypto.cipher.supports(CIPHER_OF[encr], b / 8)); // supports() takes bytes
     if (bits.length === 0) continue;
     out.push({ value: ENCR_VALUE[encr], name: CIPHER_OF[encr], ...(encr === 'aes' ? { keyLengths: { min: bits[0]!, max: bits[bits.length - 1]! } } : { keyBits: bits[0]! }) });
   }

@@ -30,6 +30,7 @@ import { SystemClock } from '../util/clock';
 import { Counters } from '../util/counters';
 import { OakleyError } from '../util/errors';
 import { Logger, PRIVILEGES, type Privilege } from '../util/log';
+import { adminHandlers } from './admin';
 import type { IkedOptions } from './options';
 
 export const ConfigErr = 'IKE_ERR_CONFIG';
@@ -179,6 +180,11 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   const p1 = (c: Phase1Context, priv: Privilege): P1Info => p1Info(c, clock, priv);
 
   const handlers: ControlHandlers = {
+    // add/del/write rule, preshared keys, algorithm lists, certcache, token login/logout (admin.ts)
+    ...adminHandlers({
+      config: () => current, setConfig: (next) => { current = next; }, setRules: (r) => eng.setRules(r),
+      configFile: o.configFile, crypto, log,
+    }),
     'get stats': () => statsFromCounters(counters),
     'get defaults': () => builtinDefaults(),
     'get priv': () => ({ level: log.privilege }),
