@@ -4,7 +4,7 @@
  * succeed with a pre-shared key added at run time.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,21 +15,13 @@ import { freeUdpPorts, startDaemon, stopDaemon, TOOLS, type Daemon, type Run } f
 import { parseIkeConfig, type IkeRule } from '../../src/policy/ike-config';
 import { parsePreshared } from '../../src/policy/preshared';
 
-/** Runs tools/ikeadm with `input` on its standard input. */
+/** Runs tools/ikeadm with `input` on its standard input (runTool gives it none). */
 function ikeadm(control: string, args: readonly string[], input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(TOOLS, 'ikeadm'), '--control', control, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
+  return new Promise((resolve) => {
+    const p = execFile(process.execPath, [path.join(TOOLS, 'ikeadm'), '--control', control, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
     });
-    p.stdin.end(input);
+    p.stdin!.end(input);
   });
 }
 
