@@ -3,6 +3,7 @@
 # Debian and npm registries: softhsm2 (apt-get, when missing), npm packages, the native addon
 # (against node's headers in /usr/include/node; node-gyp must never download them), TypeScript.
 # Idempotent and quiet when everything is already in place.
+# With --interop, also strongSwan (the reference peer of test/interop) and the namespace tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,13 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ "${1:-}" = --interop ]; then
+  [ -x /usr/lib/ipsec/charon ] || need+=(strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins)
+  command -v swanctl >/dev/null 2>&1 || need+=(strongswan-swanctl)
+  command -v pki >/dev/null 2>&1 || need+=(strongswan-pki)
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
 if [ ! -f /usr/include/node/node_api.h ]; then

@@ -102,6 +102,8 @@ export class IkeSaKeys {
   encKey?: Buffer;
   /** Phase 1 IV: last ciphertext block of the latest Phase 1 message. */
   iv?: Buffer;
+  /** The initial Phase 1 IV, hash(g^xi | g^xr) truncated (RFC 2409 Appendix B), kept for keymat dumps. */
+  initialIv?: Buffer;
   /** Per message ID IVs of Quick Mode / Informational exchanges (RFC 2409 Appendix B). */
   readonly phase2Iv = new Map<number, Buffer>();
   private wipedFlag = false;
@@ -112,14 +114,14 @@ export class IkeSaKeys {
 
   /** Zeroes every buffer, disposes a token-held secret, and forgets everything. Idempotent. */
   wipe(): void {
-    const bufs = [this.preSharedKey, this.SKEYID, this.SKEYID_d, this.SKEYID_a, this.SKEYID_e, this.encKey, this.iv, ...this.phase2Iv.values()];
+    const bufs = [this.preSharedKey, this.SKEYID, this.SKEYID_d, this.SKEYID_a, this.SKEYID_e, this.encKey, this.iv, this.initialIv, ...this.phase2Iv.values()];
     for (const b of bufs) b?.fill(0);
     if (this.sharedSecret !== undefined) {
       if (isOpaqueSecret(this.sharedSecret)) this.sharedSecret.dispose();
       else this.sharedSecret.fill(0);
     }
     this.sharedSecret = this.preSharedKey = this.SKEYID = this.SKEYID_d = this.SKEYID_a = this.SKEYID_e = undefined;
-    this.encKey = this.iv = undefined;
+    this.encKey = this.iv = this.initialIv = undefined;
     this.phase2Iv.clear();
     this.wipedFlag = true;
   }

@@ -81,6 +81,7 @@ export async function deriveKeys(svc: Phase1Services, ctx: Phase1Context, gxy: S
   sa.keys.SKEYID_e = keys.skeyidE;
   sa.keys.encKey = keys.encKey;
   sa.keys.iv = keys.iv;
+  sa.keys.initialIv = Buffer.from(keys.iv!);
   sa.log.debug('Phase 1 keys derived', { SKEYID: keymat(keys.skeyid), SKEYID_e: keymat(keys.skeyidE), iv: keymat(keys.iv!) });
 }
 
