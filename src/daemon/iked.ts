@@ -10,15 +10,16 @@
  */
 import fs from 'node:fs';
 
-import { builtinDefaults, type P1Info, type P2Info, type RuleInfo } from '../control/commands';
+import { builtinDefaults, type IdentityInfo, type P1Info, type P2Info, type RuleInfo } from '../control/commands';
 import { ControlErr } from '../control/frame';
 import { ControlServer, type ControlHandlers } from '../control/server';
-import { p2FromKernelDump, statsFromCounters } from '../control/views';
+import { p2FromKernelDump, pkcs11Library, setDebug, statsFromCounters } from '../control/views';
 import { openCryptoSuite, type CryptoSuite } from '../crypto/registry';
 import type { Ikev1Rule } from '../exchange/ikev1/config';
 import { Ikev1Engine } from '../exchange/ikev1/engine';
 import { deleteIsakmpSa } from '../exchange/ikev1/informational';
 import type { Phase1Context } from '../exchange/ikev1/phase1-context';
+import { describeId, localIdentity } from '../exchange/ikev1/phase1-steps';
 import { MemoryKernel } from '../kernel/memory';
 import { UdpTransport } from '../net/udp-transport';
 import { formatAddress, type AddrRange } from '../policy/addresses';
@@ -29,8 +30,10 @@ import { checkSecretFileMode, parsePreshared, presharedLookup, type PresharedEnt
 import { SystemClock } from '../util/clock';
 import { Counters } from '../util/counters';
 import { OakleyError } from '../util/errors';
-import { Logger, PRIVILEGES, type Privilege } from '../util/log';
+import { LogDestination, Logger, PRIVILEGES, type Privilege } from '../util/log';
+import type { IdValue } from '../wire/ikev1/id';
 import { adminHandlers } from './admin';
+import { saCounts, startMetrics, type MetricsEndpoint } from './metrics';
 import type { IkedOptions } from './options';
 
 export const ConfigErr = 'IKE_ERR_CONFIG';
@@ -81,6 +84,14 @@ export function loadConfig(o: Pick<IkedOptions, 'configFile' | 'presharedFile' |
   return { ike, ipsec, preshared: ps.entries, rules, warnings: [...ike.warnings, ...ps.warnings] };
 }
 
+/**
+ * What `iked -d` runs with when the files do not load (Solaris ignore_errors): the built-in
+ * defaults and no rules, no IPsec policy, no keys.
+ */
+export function emptyConfig(configFile: string): LoadedConfig {
+  return { ike: parseIkeConfig('', configFile), ipsec: [], preshared: [], rules: [], warnings: [] };
+}
+
 const rank = (p: Privilege): number => PRIVILEGES.indexOf(p);
 
 function rangeText(r: AddrRange): string {
@@ -114,9 +125,11 @@ export interface IkedHandle {
   close(): Promise<void>;
 }
 
-/** Starts the daemon (not -c). Resolves once it listens on UDP and on the control socket. */
-export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConfig): Promise<IkedHandle> {
-  let debugLevel = o.debugFlags;
+/**
+ * Starts the daemon (not -c). Resolves once it listens on UDP and on the control socket.
+ * @param dest where `log` writes (its sink); `ikeadm set debug LEVEL FILE` switches it
+ */
+export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConfig, dest: LogDestination = new LogDestination()): Promise<IkedHandle> {
   let current = initial;
   for (const w of initial.warnings) log.warn(w);
   const counters = new Counters();
@@ -132,7 +145,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     transport = await UdpTransport.open({ addresses: o.listen, port: o.port, natPort: o.noNatT ? null : o.natPort, log, counters });
     const g = initial.ike.globals;
     engine = new Ikev1Engine({
-      transport, crypto, kernel, clock, counters, log, natPort: o.natPort,
+      transport, crypto, kernel, clock, counters, log: log.child({}, 'phase1'), natPort: o.natPort,
       rules: initial.rules,
       credentials: { presharedKey: (l, p, id) => presharedLookup(current.preshared)(l, p, id) },
       settings: {
@@ -185,7 +198,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
       config: () => current, setConfig: (next) => { current = next; }, setRules: (r) => eng.setRules(r),
       configFile: o.configFile, crypto, log,
     }),
-    'get stats': () => statsFromCounters(counters),
+    'get stats': () => statsFromCounters(counters, pkcs11Library(crypto, current.ike.crypto.pkcs11.module, current.ike.globals.pkcs11Path)),
     'get defaults': () => builtinDefaults(),
     'get priv': () => ({ level: log.privilege }),
     'set priv': (args) => {
@@ -196,13 +209,8 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
       log.lowerPrivilege(level);
       return { old, level };
     },
-    'get debug': () => ({ level: debugLevel }),
-    'set debug': (args) => {
-      const old = debugLevel;
-      debugLevel = Number(args.level) >>> 0;
-      log.level = debugLevel !== 0 ? 'debug' : 'info';
-      return { old, level: debugLevel };
-    },
+    'get debug': () => ({ level: log.debugMask, ...(dest.file ? { file: dest.file } : {}) }),
+    'set debug': (args) => setDebug(log, dest, args),
     'dump p1': (_a, ctx) => eng.phase1Sas().map((c) => p1(c, ctx.privilege)),
     'get p1': (args, ctx) => {
       const found = findP1(args);
@@ -266,10 +274,24 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   };
 
   let control: ControlServer;
+  let metrics: MetricsEndpoint | undefined;
   try {
-    control = await ControlServer.listen({ path: o.control, handlers, privilege: () => log.privilege, log, counters });
+    const door = log.child({}, 'door');
+    control = await ControlServer.listen({
+      path: o.control, handlers, privilege: () => log.privilege, log: door, counters,
+      authorize: (req, ctx) => door.debug(`request ${req.command}`, { conn: ctx.connectionId, id: req.id, privilege: ctx.privilege }),
+    });
   } catch (e) {
     eng.close();
+    await udp.close();
+    await crypto.close();
+    throw e;
+  }
+  try {
+    if (o.metrics) metrics = await startMetrics({ ...o.metrics, counters, log, saCounts: () => saCounts(eng, kernel) });
+  } catch (e) {
+    eng.close();
+    await control.close();
     await udp.close();
     await crypto.close();
     throw e;
@@ -293,6 +315,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     close() {
       closing ??= (async () => {
         eng.close();
+        await metrics?.close();
         await control.close();
         await udp.close();
         await kernel.close();
@@ -309,6 +332,16 @@ async function deleteP1(engine: Ikev1Engine, c: Phase1Context, reason: string): 
   } catch {
     engine.deletePhase1(c, reason);
   }
+}
+
+/** An ID payload value as `dump p1` prints it (LOCID/REMID, §3.6): the Solaris type name and text. */
+function identityInfo(id: IdValue): IdentityInfo {
+  const TYPE: Readonly<Record<IdValue['kind'], string>> = {
+    ipv4: 'IPv4 address', ipv6: 'IPv6 address', 'ipv4-subnet': 'IPv4 subnet', 'ipv6-subnet': 'IPv6 subnet',
+    'ipv4-range': 'IPv4 range', 'ipv6-range': 'IPv6 range', fqdn: 'FQDN', 'user-fqdn': 'USER_FQDN',
+    'der-dn': 'ASN.1 DN', 'der-gn': 'ASN.1 GN', 'key-id': 'KEY_ID',
+  };
+  return { type: TYPE[id.kind], value: describeId(id) };
 }
 
 function p1Info(c: Phase1Context, clock: SystemClock, priv: Privilege): P1Info {
@@ -335,6 +368,10 @@ function p1Info(c: Phase1Context, clock: SystemClock, priv: Privilege): P1Info {
     expiresAt: life > 0 ? epoch(started) + life * 1000 : 0,
     qmCreated: sa.stats.newQmSas, qmDeleted: sa.stats.delQmSas,
     errors: { decrypt: sa.stats.errDecrypt, hash: sa.stats.errHash, otherRx: sa.stats.errOtherRx, tx: sa.stats.errTx },
+    // Identities exchanged in Phase 1 (ours: what we sent; theirs: once its ID payload arrived).
+    // kbytes stays 0: the engine does not count bytes protected by a Phase 1 SA.
+    ...(sa.peerDpd ? { dpd: { enabled: true } } : {}),
+    localId: identityInfo(localIdentity(c)), ...(c.peerId ? { remoteId: identityInfo(c.peerId) } : {}),
     ...(keys.length ? { keys } : {}),
   };
 }

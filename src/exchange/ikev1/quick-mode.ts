@@ -584,7 +584,7 @@ async function handle(engine: Ikev1Engine, ctx: Phase1Context, isakmp: Buffer, h
     const next = await row.handler(engine, ctx, ex, d.msg);
     ex.step = next ?? row.to;
     st.cache.answer(isakmp, ex.sent);
-    engine.log.debug(`SA ${sa.cookieString()} QM ${mid.toString(16)}: ${row.story}`);
+    engine.log.cat('phase2').debug(`SA ${sa.cookieString()} QM ${mid.toString(16)}: ${row.story}`);
   } catch (e) {
     st.cache.answer(isakmp, []);
     failExchange(engine, ctx, ex, e as Error);

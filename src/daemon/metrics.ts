@@ -1,0 +1,141 @@
+/**
+ * The optional Prometheus endpoint (`iked --metrics 127.0.0.1:PORT`): GET /metrics in the text
+ * exposition format, built with prom-client on a private registry (no process-global state, so
+ * two daemons in one test process do not mix).
+ *
+ * What it exports, read at scrape time (nothing is copied on the packet path):
+ *   oakley_events_total{counter="p1.initiator.total"}  every monotonic Counters entry (counters.ts)
+ *   oakley_current{counter="p1.initiator.current"}     every `*.current` entry (these go down too)
+ *   oakley_ike_sas{role="initiator|responder"}         Phase 1 SAs the engine holds now
+ *   oakley_ipsec_sas{direction="inbound|outbound"}     IPsec SAs in the kernel (memory) now
+ *
+ * Counter names keep the daemon's dotted names as a label value rather than being folded into
+ * metric names, so a new counter appears without a change here.
+ *
+ * Only loopback addresses are accepted (options.ts): the endpoint has no authentication. Put a
+ * reverse proxy with TLS and access control in front of it to scrape from elsewhere.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { Counter, Gauge, Registry } from 'prom-client';
+
+import type { Ikev1Engine } from '../exchange/ikev1/engine';
+import type { MemoryKernel } from '../kernel/memory';
+import type { Counters } from '../util/counters';
+import type { Logger } from '../util/log';
+
+export interface SaCounts {
+  readonly p1: Readonly<Record<'initiator' | 'responder', number>>;
+  readonly p2: Readonly<Record<'inbound' | 'outbound', number>>;
+}
+
+export interface MetricsOptions {
+  readonly host: string;
+  /** 0 picks a free port (see MetricsEndpoint.port). */
+  readonly port: number;
+  readonly counters: Counters;
+  /** Current SA counts, asked at every scrape. */
+  readonly saCounts: () => SaCounts;
+  readonly log: Logger;
+}
+
+export interface MetricsEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+/** Phase 1 SAs in the engine by role, IPsec SAs in the kernel by direction. */
+export function saCounts(engine: Pick<Ikev1Engine, 'phase1Sas'>, kernel: Pick<MemoryKernel, 'dump'>): SaCounts {
+  const p1 = { initiator: 0, responder: 0 };
+  for (const c of engine.phase1Sas()) p1[c.sa.role]++;
+  const p2 = { inbound: 0, outbound: 0 };
+  for (const d of kernel.dump()) if (d.direction === 'inbound' || d.direction === 'outbound') p2[d.direction]++;
+  return { p1, p2 };
+}
+
+const isGauge = (name: string): boolean => name.endsWith('.current');
+
+/** The registry with every metric above (separate from the server, for tests). */
+export function metricsRegistry(counters: Counters, saCounts: () => SaCounts): Registry {
+  const registry = new Registry();
+  new Counter({
+    name: 'oakley_events_total', help: 'Daemon event counters (src/util/counters.ts names)', labelNames: ['counter'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, v] of Object.entries(counters.snapshot())) if (!isGauge(name) && v > 0) this.inc({ counter: name }, v);
+    },
+  });
+  new Gauge({
+    name: 'oakley_current', help: 'Daemon counters that go up and down (names ending in .current)', labelNames: ['counter'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, v] of Object.entries(counters.snapshot())) if (isGauge(name)) this.set({ counter: name }, v);
+    },
+  });
+  new Gauge({
+    name: 'oakley_ike_sas', help: 'Phase 1 (ISAKMP) SAs held now, by local role', labelNames: ['role'], registers: [registry],
+    collect() {
+      const { p1 } = saCounts();
+      for (const role of ['initiator', 'responder'] as const) this.set({ role }, p1[role]);
+    },
+  });
+  new Gauge({
+    name: 'oakley_ipsec_sas', help: 'Phase 2 (IPsec) SAs installed now, by direction', labelNames: ['direction'], registers: [registry],
+    collect() {
+      const { p2 } = saCounts();
+      for (const direction of ['inbound', 'outbound'] as const) this.set({ direction }, p2[direction]);
+    },
+  });
+  return registry;
+}
+
+/**
+ * Serves GET /metrics (HEAD too); every other path is 404 and every other method 405.
+ * @returns once listening; close() stops it and drops open connections
+ */
+export async function startMetrics(o: MetricsOptions): Promise<MetricsEndpoint> {
+  const registry = metricsRegistry(o.counters, o.saCounts);
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('only /metrics is served here\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('GET only\n');
+      return;
+    }
+    registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    }, (e: unknown) => {
+      o.log.warn(`metrics scrape failed: ${(e as Error).message}`);
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('scrape failed\n');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => o.log.error('metrics endpoint error', { err }));
+  const port = (server.address() as AddressInfo).port;
+  const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
+  o.log.info(`metrics endpoint listening on http://${shown}:${port}/metrics`);
+  let closing: Promise<void> | undefined;
+  return {
+    host: o.host, port, registry,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
