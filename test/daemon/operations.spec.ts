@@ -9,7 +9,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freeUdpPorts, runTool, startDaemon, stopDaemon, writeRoot, type Daemon } from '../../src/demo/iked-demo';
+import { findSoftHsmModule } from '../../src/crypto/pkcs11';
+import { freeUdpPorts, ikeConfigText, runTool, startDaemon, stopDaemon, writeRoot, type Daemon } from '../../src/demo/iked-demo';
 
 function scrape(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -152,6 +153,21 @@ describe('tools/iked operations', function () {
       await assert.rejects(scrape(metricsPort), /ECONNREFUSED/);
       assert.match(fs.readFileSync(debugFile(), 'utf8'), / info  stopped/);
     });
+  });
+
+  it('get stats names the PKCS#11 library when an operation class runs on a token (SoftHSM2)', async function () {
+    const module = findSoftHsmModule();
+    if (!module) this.skip();
+    const [port, nat] = await freeUdpPorts(2);
+    const root = path.join(tmp, 'token');
+    const spec = { label: 't', local: '127.0.0.1', remote: '127.0.0.1', remotePort: 9, psk: 'k' };
+    writeRoot(root, spec);
+    fs.writeFileSync(path.join(root, 'ike', 'config'), `pkcs11_path "${module}"\ncrypto_path rsa pkcs11\n${ikeConfigText(spec)}`);
+    const d = await startDaemon(root, port!, nat!);
+    daemons.push(d);
+    const out = await ikeadm(d, 'get', 'stats');
+    assert.ok(out.endsWith(`PKCS#11 library linked in from ${module}\n`), out + d.log);
+    assert.equal(await stopDaemon(d), 0, d.log);
   });
 
   describe('-d', () => {
