@@ -23,7 +23,8 @@ import { describeId, localIdentity } from '../exchange/ikev1/phase1-steps';
 import { MemoryKernel } from '../kernel/memory';
 import { UdpTransport } from '../net/udp-transport';
 import { formatAddress, type AddrRange } from '../policy/addresses';
-import { buildEngineRules } from '../policy/engine-rules';
+import { DaemonKeystore, keystoreCredentials } from '../keystore/daemon-keystore';
+import { buildEngineRules, withLocalIds } from '../policy/engine-rules';
 import { parseIkeConfig, type IkeConfig } from '../policy/ike-config';
 import { parseIpsecInit, type IpsecPolicyEntry } from '../policy/ipsecinit';
 import { checkSecretFileMode, parsePreshared, presharedLookup, type PresharedEntry } from '../policy/preshared';
@@ -45,6 +46,8 @@ export interface LoadedConfig {
   readonly preshared: readonly PresharedEntry[];
   readonly rules: Ikev1Rule[];
   readonly warnings: readonly string[];
+  /** ike/publickeys + secret/ike.privatekeys under the cert_root/cert_trust of `ike`. */
+  readonly keystore?: DaemonKeystore;
 }
 
 function readText(file: string, optional: boolean): string | undefined {
@@ -73,15 +76,32 @@ export function loadPreshared(file: string, text?: string): { entries: Preshared
 }
 
 /**
- * Reads ROOT/ike/config (or -f), ROOT/secret/ike.preshared and ROOT/ipsecinit.conf.
+ * Reads the certificate and private key stores for `ike`'s rules. Bad files and certificate rules
+ * that cannot work (no certificate or key for local_id, no cert_root/cert_trust) are warnings,
+ * not errors, here and under `iked -c`: Solaris's -c checks syntax only, certificates are
+ * usually added with ikecert after the rules are written, and the systemd unit runs `iked -c`
+ * before start, so an error would keep the preshared rules down too. Such a rule fails its
+ * negotiations with a message naming what is missing.
+ */
+export function loadKeystore(o: Pick<IkedOptions, 'publicKeysDir' | 'privateKeysDir'>, ike: IkeConfig): DaemonKeystore {
+  return DaemonKeystore.load(o, ike.globals);
+}
+
+/**
+ * Reads ROOT/ike/config (or -f), ROOT/secret/ike.preshared, ROOT/ipsecinit.conf and the
+ * certificate stores (loadKeystore).
  * @throws OakleyError IKE_ERR_CONFIG naming file:line:column
  */
-export function loadConfig(o: Pick<IkedOptions, 'configFile' | 'presharedFile' | 'ipsecInitFile'>): LoadedConfig {
+export function loadConfig(o: Pick<IkedOptions, 'configFile' | 'presharedFile' | 'ipsecInitFile' | 'publicKeysDir' | 'privateKeysDir'>): LoadedConfig {
   const ipsecText = readText(o.ipsecInitFile, true);
   const ipsec = ipsecText === undefined ? [] : parseIpsecInit(ipsecText, o.ipsecInitFile);
   const { ike, rules } = loadRules(o.configFile, ipsec);
   const ps = loadPreshared(o.presharedFile);
-  return { ike, ipsec, preshared: ps.entries, rules, warnings: [...ike.warnings, ...ps.warnings] };
+  const keystore = loadKeystore(o, ike);
+  return {
+    ike, ipsec, preshared: ps.entries, rules, keystore,
+    warnings: [...ike.warnings, ...ps.warnings, ...keystore.warnings, ...keystore.checkRules(ike.rules)],
+  };
 }
 
 /**
@@ -140,14 +160,17 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   }, (level, message) => (level === 'warning' ? log.warn(message) : log.info(message)));
   let transport: UdpTransport | undefined;
   let engine: Ikev1Engine | undefined;
+  // Certificate rules carry the identity of their certificate (subject DN for local_id_type dn).
+  const certIds = (rules: readonly Ikev1Rule[]): Ikev1Rule[] =>
+    withLocalIds(rules, current.ike, (r) => current.keystore?.localId(r));
   const kernel = new MemoryKernel({ clock, counters });
   try {
     transport = await UdpTransport.open({ addresses: o.listen, port: o.port, natPort: o.noNatT ? null : o.natPort, log, counters });
     const g = initial.ike.globals;
     engine = new Ikev1Engine({
       transport, crypto, kernel, clock, counters, log: log.child({}, 'phase1'), natPort: o.natPort,
-      rules: initial.rules,
-      credentials: { presharedKey: (l, p, id) => presharedLookup(current.preshared)(l, p, id) },
+      rules: certIds(initial.rules),
+      credentials: { presharedKey: (l, p, id) => presharedLookup(current.preshared)(l, p, id), ...keystoreCredentials(crypto.rsa, () => current) },
       settings: {
         p1NonceLength: g.p1NonceLen, p2NonceLength: Math.min(g.p2NonceLen, 256), expireMs: g.expireTimerSecs * 1000, natT: !o.noNatT,
         retransmit: { initMs: g.retryTimerInitSecs * 1000, maxMs: g.retryTimerMaxSecs * 1000, limit: g.retryLimit },
@@ -168,10 +191,13 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     const ipsecText = readText(o.ipsecInitFile, true);
     const ipsec = ipsecText === undefined ? [] : parseIpsecInit(ipsecText, o.ipsecInitFile);
     const { ike, rules } = loadRules(file ?? o.configFile, ipsec, text);
+    // As Solaris `read rule`, also re-reads the certificate stores (cert_root/cert_trust may change).
+    const keystore = loadKeystore(o, ike);
     return () => {
-      for (const w of ike.warnings) log.warn(w);
-      current = { ...current, ike, ipsec, rules };
-      eng.setRules(rules);
+      for (const w of [...ike.warnings, ...keystore.warnings, ...keystore.checkRules(ike.rules)]) log.warn(w);
+      current.keystore?.close();
+      current = { ...current, ike, ipsec, rules, keystore };
+      eng.setRules(certIds(rules));
       log.info('policy rules reloaded', { rules: rules.length });
     };
   };
@@ -195,8 +221,21 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   const handlers: ControlHandlers = {
     // add/del/write rule, preshared keys, algorithm lists, certcache, token login/logout (admin.ts)
     ...adminHandlers({
-      config: () => current, setConfig: (next) => { current = next; }, setRules: (r) => eng.setRules(r),
+      config: () => current, setConfig: (next) => { current = next; }, setRules: (r) => eng.setRules(certIds(r)),
       configFile: o.configFile, crypto, log,
+      certificates: {
+        list: () => current.keystore?.list() ?? [],
+        // Solaris flush certcache also re-reads the on-disk stores.
+        flush: () => {
+          const n = current.keystore?.flushReceived() ?? 0;
+          const keystore = loadKeystore(o, current.ike);
+          for (const w of keystore.warnings) log.warn(w);
+          current.keystore?.close();
+          current = { ...current, keystore };
+          eng.setRules(certIds(current.rules));
+          return n;
+        },
+      },
     }),
     'get stats': () => statsFromCounters(counters, pkcs11Library(crypto, current.ike.crypto.pkcs11.module, current.ike.globals.pkcs11Path)),
     'get defaults': () => builtinDefaults(),
@@ -315,6 +354,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     close() {
       closing ??= (async () => {
         eng.close();
+        current.keystore?.close();
         await metrics?.close();
         await control.close();
         await udp.close();

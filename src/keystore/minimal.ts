@@ -22,6 +22,7 @@ import { OakleyError } from '../util/errors';
 import { NotifyType } from '../wire/ikev1/iana';
 import type { IdValue } from '../wire/ikev1/id';
 import type { Ikev1Credentials, Ikev1Rule } from '../exchange/ikev1/config';
+import { certificateParts } from './der';
 
 export const KeystoreErr = {
   BAD_CERT: 'IKE_ERR_CERT_ENCODING',
@@ -59,42 +60,12 @@ export function parseCertificates(input: string | Buffer): X509Certificate[] {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Just enough DER to find the subject Name of a certificate (X.509 §4.1: Certificate ::=
-// SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer,
-// validity, subject, ... } ... }). Bounded reads: every length is checked against its parent.
-// ---------------------------------------------------------------------------------------------
-
-interface Tlv { readonly tag: number; readonly start: number; readonly contentStart: number; readonly end: number }
-
-function readTlv(der: Buffer, pos: number, roof: number): Tlv {
-  if (pos + 2 > roof) throw new Error(`DER element at ${pos} runs past ${roof}`);
-  const tag = der[pos];
-  let len = der[pos + 1];
-  let p = pos + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4 || p + n > roof) throw new Error(`bad DER length at ${pos}`);
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + der[p + i];
-    p += n;
-  }
-  if (p + len > roof) throw new Error(`DER element at ${pos} (${len} octets) runs past ${roof}`);
-  return { tag, start: pos, contentStart: p, end: p + len };
-}
-
 /** The DER of a certificate's subject Name, as an ID_DER_ASN1_DN payload carries it. */
 export function subjectDer(cert: X509Certificate | Buffer | string): Buffer {
   const raw = cert instanceof X509Certificate ? cert.raw : parseCertificates(cert)[0].raw;
   try {
-    const outer = readTlv(raw, 0, raw.length);
-    const tbs = readTlv(raw, outer.contentStart, outer.end);
-    let pos = tbs.contentStart;
-    let el = readTlv(raw, pos, tbs.end);
-    if (el.tag === 0xa0) { pos = el.end; el = readTlv(raw, pos, tbs.end); } // version
-    for (let i = 0; i < 4; i++) { pos = el.end; el = readTlv(raw, pos, tbs.end); } // serial, sigAlg, issuer, validity
-    if (el.tag !== 0x30) throw new Error(`subject is not a SEQUENCE (tag 0x${el.tag.toString(16)})`);
-    return Buffer.from(raw.subarray(el.start, el.end));
+    const { subject } = certificateParts(raw);
+    return Buffer.from(raw.subarray(subject.start, subject.end));
   } catch (e) {
     throw new OakleyError(KeystoreErr.BAD_CERT, `cannot find the subject of a certificate: ${(e as Error).message}`,
       { notify: NotifyType.INVALID_CERT_ENCODING });
@@ -135,39 +106,10 @@ export class MinimalKeystore {
    * @throws OakleyError KeystoreErr.* with detail.notify naming the IKEv1 notification that fits
    */
   async verify(peerId: IdValue, certificates: readonly Buffer[]): Promise<RsaPublicKey> {
-    if (certificates.length === 0) {
-      throw new OakleyError(KeystoreErr.NO_CERT, 'the peer sent no certificate', { notify: NotifyType.CERTIFICATE_UNAVAILABLE });
-    }
-    const certs = certificates.flatMap((c) => parseCertificates(c));
-    const leaves = certs.filter((c) => !c.ca);
-    const leaf = leaves.find((c) => idInCertificate(peerId, c));
-    if (!leaf) {
-      throw new OakleyError(KeystoreErr.ID_MISMATCH,
-        `the peer's identity is not the subject or a subjectAltName of ${leaves.length ? `its certificate (${leaves[0].subject.replace(/\n/g, ', ')})` : 'any end-entity certificate it sent'}`,
-        { notify: NotifyType.INVALID_ID_INFORMATION });
-    }
-    this.chainToAnchor(leaf, certs.filter((c) => c.ca));
+    const certs = receivedCertificates(certificates);
+    const leaf = endEntityFor(peerId, certs);
+    chainToAnchor(leaf, certs.filter((c) => c.ca), this.anchors, (this.o.now ?? Date.now)(), this.o.maxChain);
     return this.o.rsa.loadPublicKey({ der: leaf.raw });
-  }
-
-  private chainToAnchor(leaf: X509Certificate, intermediates: readonly X509Certificate[]): void {
-    const now = (this.o.now ?? Date.now)();
-    const max = this.o.maxChain ?? 4;
-    let current = leaf;
-    for (let depth = 0; depth < max; depth++) {
-      checkValidity(current, now);
-      const anchor = this.anchors.find((a) => current.checkIssued(a) && current.verify(a.publicKey));
-      if (anchor) {
-        checkValidity(anchor, now);
-        return;
-      }
-      const next = intermediates.find((c) => c !== current && current.checkIssued(c) && current.verify(c.publicKey));
-      if (!next) break;
-      current = next;
-    }
-    throw new OakleyError(KeystoreErr.UNTRUSTED,
-      `certificate "${leaf.subject.replace(/\n/g, ', ')}" (issuer "${leaf.issuer.replace(/\n/g, ', ')}") does not chain to a trusted CA`,
-      { notify: NotifyType.INVALID_CERT_AUTHORITY });
   }
 
   /** The engine's view: sign with our key, verify peers, name our CAs in CR. */
@@ -185,7 +127,57 @@ export class MinimalKeystore {
   }
 }
 
-function checkValidity(c: X509Certificate, now: number): void {
+/**
+ * Parses the certificates of a peer's CERT payloads.
+ * @throws OakleyError NO_CERT (CERTIFICATE-UNAVAILABLE) when there are none, BAD_CERT when one is not X.509
+ */
+export function receivedCertificates(certificates: readonly Buffer[]): X509Certificate[] {
+  if (certificates.length === 0) {
+    throw new OakleyError(KeystoreErr.NO_CERT, 'the peer sent no certificate', { notify: NotifyType.CERTIFICATE_UNAVAILABLE });
+  }
+  return certificates.flatMap((c) => parseCertificates(c));
+}
+
+/**
+ * The end-entity certificate that carries the peer's Phase 1 identity (module comment).
+ * @throws OakleyError ID_MISMATCH (INVALID-ID-INFORMATION) when none does
+ */
+export function endEntityFor(peerId: IdValue, certs: readonly X509Certificate[]): X509Certificate {
+  const leaves = certs.filter((c) => !c.ca);
+  const leaf = leaves.find((c) => idInCertificate(peerId, c));
+  if (leaf) return leaf;
+  throw new OakleyError(KeystoreErr.ID_MISMATCH,
+    `the peer's identity is not the subject or a subjectAltName of ${leaves.length ? `its certificate (${leaves[0].subject.replace(/\n/g, ', ')})` : 'any end-entity certificate it sent'}`,
+    { notify: NotifyType.INVALID_ID_INFORMATION });
+}
+
+/**
+ * Walks from `leaf` to one of `anchors` through `intermediates` (each link: issuer name matches
+ * and the signature verifies), checking every validity window on the way.
+ * @param maxChain longest chain accepted, end entity to anchor (default 4)
+ * @throws OakleyError UNTRUSTED (INVALID-CERT-AUTHORITY) or EXPIRED (INVALID-CERTIFICATE)
+ */
+export function chainToAnchor(leaf: X509Certificate, intermediates: readonly X509Certificate[], anchors: readonly X509Certificate[],
+  now: number, maxChain = 4): void {
+  let current = leaf;
+  for (let depth = 0; depth < maxChain; depth++) {
+    checkValidity(current, now);
+    const anchor = anchors.find((a) => current.checkIssued(a) && current.verify(a.publicKey));
+    if (anchor) {
+      checkValidity(anchor, now);
+      return;
+    }
+    const next = intermediates.find((c) => c !== current && current.checkIssued(c) && current.verify(c.publicKey));
+    if (!next) break;
+    current = next;
+  }
+  throw new OakleyError(KeystoreErr.UNTRUSTED,
+    `certificate "${leaf.subject.replace(/\n/g, ', ')}" (issuer "${leaf.issuer.replace(/\n/g, ', ')}") does not chain to a trusted CA`,
+    { notify: NotifyType.INVALID_CERT_AUTHORITY });
+}
+
+/** @throws OakleyError EXPIRED (INVALID-CERTIFICATE) outside the certificate's validity window */
+export function checkValidity(c: X509Certificate, now: number): void {
   const from = Date.parse(c.validFrom);
   const to = Date.parse(c.validTo);
   if (!(now >= from && now <= to)) {

@@ -110,3 +110,17 @@ export function buildEngineRules(
     };
   });
 }
+
+/**
+ * Gives certificate rules the identity their certificate carries (the daemon's keystore decides:
+ * the subject DER as ID_DER_ASN1_DN for `local_id_type dn`, else the subjectAltName of that type),
+ * matching engine rules to ike/config rules by label. Preshared rules, and rules for which
+ * `localId` answers undefined, keep what buildEngineRules gave them.
+ */
+export function withLocalIds(rules: readonly Ikev1Rule[], ike: IkeConfig, localId: (rule: IkeRule) => IdValue | undefined): Ikev1Rule[] {
+  return rules.map((r) => {
+    const rule = ike.rules.find((x) => x.label === r.label);
+    const id = rule && !rule.preshared ? localId(rule) : undefined;
+    return id ? { ...r, localId: id } : r;
+  });
+}

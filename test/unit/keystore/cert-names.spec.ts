@@ -1,0 +1,78 @@
+/**
+ * cert-sel names (solaris-ike.md §1.2): DN rendering with escaped commas, subjectAltNames tagged
+ * and bare, SLOT=/SUBJECT=/ISSUER=, and the include/exclude match.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+
+import { altNames, certificateDns, certificateNames, matchesSelector, renderDn, selectorOf } from '../../../src/keystore/cert-names';
+import { subjectDer } from '../../../src/keystore/minimal';
+import { DnPki, type DnIssued } from './dn-pki';
+
+describe('keystore/cert-names', function () {
+  this.timeout(60_000);
+  let pki: DnPki;
+  let ca: DnIssued;
+  let peer: DnIssued;
+  let comma: DnIssued;
+
+  before(() => {
+    pki = new DnPki();
+    ca = pki.selfSigned('ca', '/C=XX/O=Interop Lab/CN=Interop Test CA');
+    peer = pki.issue('ca', 'peer', '/C=XX/O=Interop Lab/CN=peer-a.test',
+      ['DNS:peer-a.test', 'IP:192.0.2.1', 'IP:2001:db8::1', 'email:ops@peer-a.test', 'URI:https://peer-a.test/', 'RID:1.2.3.4']);
+    comma = pki.issue('ca', 'comma', '/C=XX/O=Interop Lab\\, Inc./OU=R&D/CN=comma.test');
+  });
+  after(() => pki.dispose());
+
+  it('renders the subject and issuer comma-space separated in certificate order', () => {
+    const dns = certificateDns(peer.certDer);
+    assert.equal(dns.subject, 'C=XX, O=Interop Lab, CN=peer-a.test');
+    assert.equal(dns.issuer, 'C=XX, O=Interop Lab, CN=Interop Test CA');
+    assert.equal(renderDn(subjectDer(ca.certPem)), 'C=XX, O=Interop Lab, CN=Interop Test CA');
+    // The same RDNs as node sees them, whatever its separator.
+    const nodeRdns = new X509Certificate(peer.certPem).subject.split('\n');
+    assert.deepEqual(dns.subject.split(', '), nodeRdns);
+  });
+
+  it('escapes commas inside a value as \\,', () => {
+    assert.equal(certificateDns(comma.certDer).subject, 'C=XX, O=Interop Lab\\, Inc., OU=R&D, CN=comma.test');
+  });
+
+  it('reads every subjectAltName form with its cert-sel tag', () => {
+    assert.deepEqual(altNames(peer.certDer), [
+      { tag: 'DNS', value: 'peer-a.test' }, { tag: 'IP', value: '192.0.2.1' }, { tag: 'IP', value: '2001:db8::1' },
+      { tag: 'EMAIL', value: 'ops@peer-a.test' }, { tag: 'URI', value: 'https://peer-a.test/' }, { tag: 'RID', value: '1.2.3.4' },
+    ]);
+    assert.deepEqual(altNames(ca.certDer), []);
+  });
+
+  it('a certificate answers to its DN bare and tagged, ISSUER=, SLOT=, SANs tagged and bare, and its serial', () => {
+    const names = certificateNames(new X509Certificate(peer.certPem), '7');
+    for (const n of ['C=XX, O=Interop Lab, CN=peer-a.test', 'SUBJECT=C=XX, O=Interop Lab, CN=peer-a.test',
+      'ISSUER=C=XX, O=Interop Lab, CN=Interop Test CA', 'SLOT=7', 'DNS=peer-a.test', 'peer-a.test', 'IP=192.0.2.1', '192.0.2.1',
+      'IP=2001:db8::1', 'EMAIL=ops@peer-a.test', 'ops@peer-a.test', 'URI=https://peer-a.test/', 'RID=1.2.3.4',
+      new X509Certificate(peer.certPem).serialNumber]) {
+      assert.ok(names.has(n), `missing ${n}`);
+    }
+    // Exact, case-sensitive string equality: no other spelling of the DN matches.
+    assert.ok(!names.has('C=XX,O=Interop Lab,CN=peer-a.test'));
+    assert.ok(!names.has('CN=peer-a.test, O=Interop Lab, C=XX'));
+    assert.ok(!names.has('dns=peer-a.test'));
+    assert.ok(!certificateNames(new X509Certificate(peer.certPem)).has('SLOT=7'));
+  });
+
+  it('matches: excludes first, then any include; "" matches anything only where allowed', () => {
+    const names = certificateNames(new X509Certificate(peer.certPem), '1');
+    const sel = (includes: string[], excludes: string[] = []) => ({ includes, excludes });
+    assert.ok(matchesSelector(names, sel(['DNS=other.test', 'SLOT=1'])));
+    assert.ok(!matchesSelector(names, sel(['DNS=other.test', 'SLOT=2'])));
+    assert.ok(!matchesSelector(names, sel(['SLOT=1'], ['IP=192.0.2.1'])), 'an exclude wins over an include');
+    assert.ok(matchesSelector(names, sel(['SLOT=1'], ['IP=192.0.2.99'])));
+    assert.ok(!matchesSelector(names, sel([''])));
+    assert.ok(matchesSelector(names, sel(['']), { emptyMatchesAny: true }));
+    assert.ok(!matchesSelector(names, sel([''], ['peer-a.test']), { emptyMatchesAny: true }));
+    assert.ok(!matchesSelector(names, sel(['', 'DNS=x']), { emptyMatchesAny: true }), 'only a single "" include is "any"');
+    assert.deepEqual(selectorOf(['SLOT=1', '!DNS=x']), sel(['SLOT=1'], ['DNS=x']));
+  });
+});
