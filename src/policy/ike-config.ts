@@ -6,6 +6,9 @@
  *
  * Oakley extension, rule only: `aggressive_responder yes|no` (default no) — answer Aggressive Mode
  * as responder under this rule (see Ikev1Rule.aggressiveResponder for why it is off by default).
+ * Oakley extension, global: `dpd_idle_secs N` (default 0 = off) — send an RFC 3706 R-U-THERE
+ * after N idle seconds on an ISAKMP SA whose peer announced DPD; peers that stop answering are
+ * declared dead and their SAs deleted. R-U-THERE from a peer is always answered.
  *
  * Differences from S11, on purpose: mixing preshared and certificate transforms is refused in every
  * rule, not only for inherited transforms (§1.7 step 5); an octal number with digits 8/9 is an
@@ -98,6 +101,8 @@ export interface IkeGlobals {
   readonly ldapServers: readonly { host: string; port: number }[];
   readonly pkcs11Path?: string;
   readonly expireTimerSecs: number;
+  /** Oakley: dpd_idle_secs (0 = off). */
+  readonly dpdIdleSecs: number;
   readonly retryLimit: number;
   readonly retryTimerInitSecs: number;
   readonly retryTimerMaxSecs: number;
@@ -144,7 +149,7 @@ const emptyDefaults = (): Defaults => ({
 
 const GLOBAL_ONLY = new Set(['cert_root', 'cert_trust', 'cert_request', 'ignore_crls', 'use_http', 'proxy', 'socks', 'ldap_server',
   'pkcs11_path', 'expire_timer', 'retry_limit', 'retry_timer_init', 'retry_timer_max', 'max_certs', 'nat_t_port',
-  'p1_lifetime_secs', 'p1_nonce_len', 'p2_nonce_len', 'label_aware']);
+  'p1_lifetime_secs', 'p1_nonce_len', 'p2_nonce_len', 'label_aware', 'dpd_idle_secs']);
 /** Oakley crypto-path keywords (crypto-config.ts) and their argument counts. */
 const CRYPTO_KEYWORDS: Readonly<Record<string, number>> = {
   pkcs11_token: 1, crypto_path: 2, dh_exponent_bits: 1, pkcs11_secret_on_token: 1, pkcs11_token_random: 1,
@@ -295,7 +300,7 @@ export function parseIkeConfig(text: string, file: string): IkeConfig {
   const g = {
     certRoot: [] as string[], certTrust: [] as string[], certRequest: [] as string[], ignoreCrls: false, useHttp: false,
     proxy: undefined as string | undefined, socks: undefined as string | undefined, ldapServers: [] as { host: string; port: number }[],
-    pkcs11Path: undefined as string | undefined, expireTimerSecs: 300, retryLimit: 5, retryTimerInitSecs: 0.5, retryTimerMaxSecs: 30,
+    pkcs11Path: undefined as string | undefined, expireTimerSecs: 300, dpdIdleSecs: 0, retryLimit: 5, retryTimerInitSecs: 0.5, retryTimerMaxSecs: 30,
     maxCerts: 1024, natTPort: 4500, p1LifetimeSecs: P1_LIFETIME.defaultSecs as number, p1NonceLen: 64, p2NonceLen: 64, labelAware: false,
     wireLabel: undefined as string | undefined,
   };
@@ -448,6 +453,7 @@ export function parseIkeConfig(text: string, file: string): IkeConfig {
         break;
       }
       case 'expire_timer': g.expireTimerSecs = c.uint(t, 'seconds'); break;
+      case 'dpd_idle_secs': g.dpdIdleSecs = c.uint(t, 'seconds (0 = no DPD)'); break;
       case 'retry_limit': g.retryLimit = c.uint(t, 'a retransmission count'); break;
       case 'retry_timer_init': g.retryTimerInitSecs = secondsOrFloat(t); break;
       case 'retry_timer_max': g.retryTimerMaxSecs = secondsOrFloat(t); break;

@@ -71,6 +71,8 @@ export class Ikev1Engine implements Phase1Services {
   readonly log: Logger;
   readonly counters: Counters;
   readonly natPort: number;
+  /** Set by the Phase 2 module (phase2.ts): whether our MM5/AM3 should carry INITIAL-CONTACT. */
+  initialContact?: (ctx: Phase1Context) => boolean;
   private ruleList: readonly Ikev1Rule[];
   private readonly transport: Transport;
   /** Phase 1 SAs by initiator cookie (hex). */

@@ -194,7 +194,8 @@ async function onNotify(engine: Ikev1Engine, ctx: Phase1Context, n: NotifyPayloa
  * with it apart from this ISAKMP SA is stale: other ISAKMP SAs and every IPsec SA pair with that
  * address, both directions (solaris-ike.md §5.5).
  */
-async function onInitialContact(engine: Ikev1Engine, ctx: Phase1Context): Promise<void> {
+/** Removes every other SA with the peer of `ctx`: it lost its state (RFC 2407 §4.6.3.3). */
+export async function onInitialContact(engine: Ikev1Engine, ctx: Phase1Context): Promise<void> {
   const peer = ctx.sa.peer.address;
   const me = ctx.sa.cookieString();
   let n = 0;

@@ -55,6 +55,10 @@ export class Phase1Context {
   peerWantsCert = false;
   /** Which NAT-D payload type the peer understands (RFC 3947: 20; drafts: 130). */
   natDType?: number;
+  /** The peer's authenticated Phase 1 message carried INITIAL-CONTACT. */
+  peerInitialContact = false;
+  /** Our MM5/AM3 carried INITIAL-CONTACT. */
+  initialContactSent = false;
   /** An async step is running: further messages for this SA wait (STYLE A.3: checked out). */
   busy = false;
   /** Responses already sent, for answering retransmitted requests. */

@@ -8,7 +8,7 @@ import type { SharedSecret } from '../../crypto/types';
 import { OakleyError } from '../../util/errors';
 import { keymat } from '../../util/log';
 import { blockSizeOf } from '../../wire/ikev1/encryption';
-import { CertEncoding, NotifyType } from '../../wire/ikev1/iana';
+import { CertEncoding, Doi, NotifyType, ProtocolId } from '../../wire/ikev1/iana';
 import { PayloadType } from '../../wire/ikev1/types';
 import { decodeIdData, encodeIdData, type IdValue } from '../../wire/ikev1/id';
 import type { IdPayload, Payload } from '../../wire/ikev1/types';
@@ -120,7 +120,15 @@ export async function buildAuthPayloads(svc: Phase1Services, ctx: Phase1Context,
   const h = ctx.sa.role === 'initiator' ? await hashI(svc.crypto.kdf, hashInput(ctx), idBody(id))
     : await hashR(svc.crypto.kdf, hashInput(ctx), idBody(id));
   const out: Payload[] = opts.withId === false ? [] : [id];
-  if (ctx.sa.negotiated!.auth === 'preshared') return [...out, { type: PayloadType.HASH, data: h }];
+  // RFC 2407 §4.6.3.3: the initiator's first SA with a peer says so inside the protected exchange.
+  const ic: Payload[] = [];
+  if (ctx.sa.role === 'initiator' && svc.initialContact?.(ctx)) {
+    ctx.initialContactSent = true;
+    svc.counters.inc('tx.notify.INITIAL_CONTACT');
+    ic.push({ type: PayloadType.N, doi: Doi.IPSEC, protocol: ProtocolId.ISAKMP, spi: Buffer.concat([ctx.sa.icookie, ctx.sa.rcookie]),
+      notifyType: NotifyType.INITIAL_CONTACT, data: Buffer.alloc(0) });
+  }
+  if (ctx.sa.negotiated!.auth === 'preshared') return [...out, { type: PayloadType.HASH, data: h }, ...ic];
   const signer = await svc.credentials.rsaSigner?.(ctx.rule);
   if (!signer) {
     throw new ExchangeError(ExchangeErr.NO_CREDENTIALS, `rule "${ctx.rule.label}" uses RSA signatures but no private key is available`,
@@ -128,7 +136,7 @@ export async function buildAuthPayloads(svc: Phase1Services, ctx: Phase1Context,
   }
   const sig = await signer.key.sign(h, { padding: 'pkcs1-raw' });
   if (signer.certificate && ctx.peerWantsCert) out.push({ type: PayloadType.CERT, encoding: CertEncoding.X509_SIGNATURE, data: signer.certificate });
-  out.push({ type: PayloadType.SIG, data: sig });
+  out.push({ type: PayloadType.SIG, data: sig }, ...ic);
   return out;
 }
 
@@ -157,6 +165,16 @@ export function acceptPeerId(ctx: Phase1Context, msg: InMessage): IdValue {
  * `msg` has none: Aggressive Mode AM3) the one kept from an earlier message.
  */
 export async function verifyPeerAuth(svc: Phase1Services, ctx: Phase1Context, msg: InMessage): Promise<void> {
+  await verifyPeerAuthPayloads(svc, ctx, msg);
+  // RFC 2407 §4.6.3.3: INITIAL-CONTACT may ride in the authenticated Phase 1 message itself
+  // (strongSwan puts it in MM5); it is acted on once the SA is established.
+  if (msg.payloads.some((p) => p.type === PayloadType.N && p.notifyType === NotifyType.INITIAL_CONTACT)) {
+    ctx.peerInitialContact = true;
+    svc.counters.inc('rx.notify.INITIAL_CONTACT');
+  }
+}
+
+async function verifyPeerAuthPayloads(svc: Phase1Services, ctx: Phase1Context, msg: InMessage): Promise<void> {
   if (msg.payloads.some((p) => p.type === PayloadType.ID)) acceptPeerId(ctx, msg);
   const peerId = ctx.peerId!;
   const body = ctx.peerIdBody!;

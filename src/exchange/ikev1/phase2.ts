@@ -12,7 +12,7 @@
 import type { ExpireEvent } from '../../kernel/types';
 import type { Ikev1Engine } from './engine';
 import { armDpd } from './dpd';
-import { deleteIpsecSa, INFORMATIONAL, isakmpNotify, sendInformational } from './informational';
+import { deleteIpsecSa, INFORMATIONAL, isakmpNotify, onInitialContact, sendInformational } from './informational';
 import type { Phase1Context } from './phase1-context';
 import { ctxPhase2, enginePhase2, pairOf, pairsWith, type ChildSaPair } from './phase2-state';
 import { quickMode, QUICK_MODE_MODULE } from './quick-mode';
@@ -27,6 +27,7 @@ const RETIRE_AFTER_SECS = 8;
 export function attachPhase2(engine: Ikev1Engine): void {
   engine.register(QUICK_MODE_MODULE);
   engine.register(INFORMATIONAL);
+  engine.initialContact = (ctx) => claimInitialContact(engine, ctx);
   const onExpire = (ev: ExpireEvent) => {
     if (enginePhase2(engine).closed) return;
     kernelExpire(engine, ev).catch((e: unknown) => engine.log.error(`handling ${ev.kind} expire: ${(e as Error).stack ?? String(e)}`));
@@ -42,21 +43,35 @@ export function attachPhase2(engine: Ikev1Engine): void {
 function phase1Established(engine: Ikev1Engine, ctx: Phase1Context): void {
   ctxPhase2(engine, ctx).lastInboundAt = engine.clock.now();
   if (ctx.sa.role === 'initiator') maybeInitialContact(engine, ctx);
+  if (ctx.peerInitialContact) {
+    onInitialContact(engine, ctx).catch((e: unknown) => engine.log.error(`INITIAL-CONTACT: ${(e as Error).message}`));
+  }
   armDpd(engine, ctx);
 }
 
 /**
  * INITIAL-CONTACT (RFC 2407 §4.6.3.3) when we hold nothing else with this peer: no other ISAKMP
- * SA and no IPsec SA pair, and we did not just send one (parallel first contacts).
+ * SA and no IPsec SA pair, and we did not just send one (parallel first contacts, Solaris' 30 s
+ * address cache). @returns true when it should be sent now (and remembers that it was)
  */
-function maybeInitialContact(engine: Ikev1Engine, ctx: Phase1Context): void {
+function claimInitialContact(engine: Ikev1Engine, ctx: Phase1Context): boolean {
   const peer = ctx.sa.peer.address;
   const ep = enginePhase2(engine);
   const others = engine.phase1Sas().some((c) => c !== ctx && c.sa.peer.address === peer && c.sa.state !== 'DESTROYED');
   const last = ep.initialContactSent.get(peer);
-  if (others || pairsWith(engine, peer).length > 0) return;
-  if (last !== undefined && engine.clock.now() - last < INITIAL_CONTACT_MEMORY_MS) return;
+  if (others || pairsWith(engine, peer).length > 0) return false;
+  if (last !== undefined && engine.clock.now() - last < INITIAL_CONTACT_MEMORY_MS) return false;
   ep.initialContactSent.set(peer, engine.clock.now());
+  return true;
+}
+
+/**
+ * The initiator's INITIAL-CONTACT normally rides in MM5/AM3 (phase1-steps.ts buildAuthPayloads),
+ * where strongSwan and Solaris act on it; when it was not claimed then (e.g. the SA came up by a
+ * path that skipped it), it goes in an Informational exchange of its own.
+ */
+function maybeInitialContact(engine: Ikev1Engine, ctx: Phase1Context): void {
+  if (ctx.initialContactSent || !claimInitialContact(engine, ctx)) return;
   sendInformational(engine, ctx, [isakmpNotify(ctx, NotifyType.INITIAL_CONTACT)])
     .catch((e: unknown) => engine.log.warn(`INITIAL-CONTACT not sent: ${(e as Error).message}`));
 }

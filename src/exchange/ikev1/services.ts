@@ -42,4 +42,6 @@ export interface Phase1Services {
   sendPhase1(ctx: Phase1Context, payloads: Payload[], options: SendOptions): void;
   /** The rule for a peer, for a responder that has only addresses to go on. */
   findRule(local: Endpoint, peer: Endpoint): Ikev1Rule | undefined;
+  /** Whether our authenticating message (MM5, AM3) should carry INITIAL-CONTACT; claims it when true. */
+  initialContact?(ctx: Phase1Context): boolean;
 }

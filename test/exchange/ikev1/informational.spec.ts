@@ -4,7 +4,8 @@
  *   sender                                    receiver
  *   HDR*, HASH(1), D(ESP, SPI)        -->     both SAs of the pair leave the kernel
  *   HDR*, HASH(1), D(ISAKMP, CKY-I|CKY-R) --> the ISAKMP SA goes
- *   HDR*, HASH(1), N(INITIAL-CONTACT) -->     older SAs with the sender go
+ *   HDR*, HASH(1), N(INITIAL-CONTACT) -->     older SAs with the sender go (Oakley itself sends it
+ *                                             inside MM5/AM3, as strongSwan does; both are honoured)
  *   HDR*, HASH(1), N(R-U-THERE, seq)  -->
  *                                     <--     HDR*, HASH(1), N(R-U-THERE-ACK, seq)
  *

@@ -83,6 +83,8 @@ export interface SwanConn {
   readonly childRekeySecs?: number;
   readonly childLifeSecs?: number;
   readonly dpdDelaySecs?: number;
+  /** IKE_SA uniqueness policy (default never; `no` honours INITIAL_CONTACT) */
+  readonly unique?: 'never' | 'no' | 'keep' | 'replace';
 }
 
 const quote = (s: string): string => `"${s.replace(/"/g, '\\"')}"`;
@@ -100,7 +102,7 @@ export function swanctlConf(c: SwanConn): string {
 		local_addrs = ${c.localAddr}
 		remote_addrs = ${c.remoteAddr}
 		proposals = ${c.proposals}
-		unique = never
+		unique = ${c.unique ?? 'never'}
 		dpd_delay = ${c.dpdDelaySecs ?? 0}s
 		reauth_time = 0
 		rekey_time = 0
@@ -207,6 +209,8 @@ export class Charon {
     fs.mkdirSync(path.join(dir, 'run'), { recursive: true });
     for (const d of ['x509', 'x509ca', 'private']) fs.mkdirSync(path.join(dir, 'swanctl', d), { recursive: true });
     fs.writeFileSync(path.join(dir, 'strongswan.conf'), strongswanConf(dir));
+    // Left behind by an instance that was killed: a stale socket would look like a ready daemon.
+    for (const stale of ['charon.vici', 'run/charon.pid', 'run/charon.ctl']) fs.rmSync(path.join(dir, stale), { force: true });
     const script = `mount --bind ${dir}/run /run && STRONGSWAN_CONF=${dir}/strongswan.conf exec ${CHARON}`;
     const proc = spawn('ip', ['netns', 'exec', ns, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', script],
       { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -298,5 +302,13 @@ export class Charon {
 
   async stop(): Promise<void> {
     await stopProcess(this.proc, 5000);
+  }
+
+  /** SIGKILL: a crash, so no Delete reaches the peer. */
+  async kill(): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGKILL');
+    await exited;
   }
 }

@@ -94,4 +94,12 @@ export class Oakley {
   async stop(): Promise<number | null> {
     return stopProcess(this.proc, 5000);
   }
+
+  /** SIGKILL: a crash, so no Delete reaches the peer. */
+  async kill(): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGKILL');
+    await exited;
+  }
 }

@@ -56,6 +56,7 @@ export interface ScenarioSpec {
   readonly childRekeySecs?: number;
   readonly childLifeSecs?: number;
   readonly dpdDelaySecs?: number;
+  readonly unique?: SwanConn['unique'];
   /** Certificates instead of a PSK (files under the scenario directory are written by the caller) */
   readonly certs?: CertSetup;
 }
@@ -104,6 +105,7 @@ export class Scenario {
       ...(s.childRekeySecs !== undefined ? { childRekeySecs: s.childRekeySecs } : {}),
       ...(s.childLifeSecs !== undefined ? { childLifeSecs: s.childLifeSecs } : {}),
       ...(s.dpdDelaySecs !== undefined ? { dpdDelaySecs: s.dpdDelaySecs } : {}),
+      ...(s.unique ? { unique: s.unique } : {}),
     };
   }
 
@@ -149,11 +151,16 @@ export class Scenario {
   /** Creates the namespaces, starts charon (loaded) and iked. */
   async start(): Promise<this> {
     this.net = await createNetnsPair();
-    this.charon = await Charon.start(this.net.b, path.join(this.dir, 'strongswan'));
-    if (this.spec.certs) fs.copyFileSync(this.spec.certs.swanKey, path.join(this.charon.dir, 'swanctl', 'private', 'key.pem'));
-    await this.charon.load(swanctlConf(this.swanConn));
+    await this.startCharon();
     await this.startOakley();
     return this;
+  }
+
+  async startCharon(): Promise<Charon> {
+    this.charon = await Charon.start(this.net!.b, path.join(this.dir, 'strongswan'));
+    if (this.spec.certs) fs.copyFileSync(this.spec.certs.swanKey, path.join(this.charon.dir, 'swanctl', 'private', 'key.pem'));
+    await this.charon.load(swanctlConf(this.swanConn));
+    return this.charon;
   }
 
   async startOakley(): Promise<Oakley> {
