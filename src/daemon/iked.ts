@@ -172,7 +172,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
       rules: certIds(initial.rules),
       credentials: { presharedKey: (l, p, id) => presharedLookup(current.preshared)(l, p, id), ...keystoreCredentials(crypto.rsa, () => current) },
       settings: {
-        p1NonceLength: g.p1NonceLen, p2NonceLength: Math.min(g.p2NonceLen, 256), expireMs: g.expireTimerSecs * 1000, natT: !o.noNatT,
+        p1NonceLength: g.p1NonceLen, p2NonceLength: Math.min(g.p2NonceLen, 256), expireMs: g.expireTimerSecs * 1000, natT: !o.noNatT, dpdIdleMs: g.dpdIdleSecs * 1000,
         retransmit: { initMs: g.retryTimerInitSecs * 1000, maxMs: g.retryTimerMaxSecs * 1000, limit: g.retryLimit },
       },
     });
@@ -392,7 +392,7 @@ function p1Info(c: Phase1Context, clock: SystemClock, priv: Privilege): P1Info {
   const started = sa.establishedAt ?? sa.createdAt;
   const keys: { name: string; hex: string }[] = [];
   if (priv === 'keymat') {
-    for (const name of ['SKEYID', 'SKEYID_d', 'SKEYID_a', 'SKEYID_e'] as const) {
+    for (const name of ['SKEYID', 'SKEYID_d', 'SKEYID_a', 'SKEYID_e', 'encKey', 'initialIv'] as const) {
       const k = sa.keys[name];
       if (k) keys.push({ name, hex: k.toString('hex') });
     }
