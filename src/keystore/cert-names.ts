@@ -50,6 +50,22 @@ export function renderDn(der: Buffer, name: Tlv = readTlv(der, 0, der.length)): 
   }).join(' + ')).join(', ');
 }
 
+/**
+ * Whether two DER Names are the same name: equal octets, or equal after decoding (RFC 5280 §7.1:
+ * the string types may differ — strongSwan encodes an ID_DER_ASN1_DN with PrintableString where
+ * openssl wrote UTF8String — and values compare case-insensitively with white space collapsed).
+ * Malformed DER is never equal to anything but itself.
+ */
+export function sameDn(a: Buffer, b: Buffer): boolean {
+  if (a.equals(b)) return true;
+  try {
+    const norm = (d: Buffer): string => renderDn(d).split(', ').map((part) => part.replace(/\s+/g, ' ').trim().toLowerCase()).join(', ');
+    return norm(a) === norm(b);
+  } catch {
+    return false;
+  }
+}
+
 /** One subjectAltName entry (RFC 5280 §4.2.1.6) with the cert-sel tag that names it. */
 export interface AltName {
   readonly tag: 'IP' | 'DNS' | 'EMAIL' | 'URI' | 'RID' | 'DN';

@@ -23,6 +23,7 @@ import { NotifyType } from '../wire/ikev1/iana';
 import type { IdValue } from '../wire/ikev1/id';
 import type { Ikev1Credentials, Ikev1Rule } from '../exchange/ikev1/config';
 import { certificateParts } from './der';
+import { sameDn } from './cert-names';
 
 export const KeystoreErr = {
   BAD_CERT: 'IKE_ERR_CERT_ENCODING',
@@ -189,10 +190,7 @@ export function checkValidity(c: X509Certificate, now: number): void {
 /** Is the Phase 1 identity the certificate's subject DN or one of its subjectAltNames? */
 export function idInCertificate(id: IdValue, c: X509Certificate): boolean {
   switch (id.kind) {
-    case 'der-dn': {
-      const subject = subjectDer(c);
-      return subject.length === id.der.length && subject.equals(id.der);
-    }
+    case 'der-dn': return sameDn(subjectDer(c), id.der);
     case 'fqdn': return c.checkHost(id.name, { subject: 'never', wildcards: false }) !== undefined;
     case 'user-fqdn': return c.checkEmail(id.name, { subject: 'never' }) !== undefined;
     case 'ipv4': case 'ipv6': return c.checkIP(id.address) !== undefined;

@@ -12,6 +12,7 @@ import { CertEncoding, Doi, NotifyType, ProtocolId } from '../../wire/ikev1/iana
 import { PayloadType } from '../../wire/ikev1/types';
 import { decodeIdData, encodeIdData, type IdValue } from '../../wire/ikev1/id';
 import type { IdPayload, Payload } from '../../wire/ikev1/types';
+import { renderDn } from '../../keystore/cert-names';
 import { hashI, hashR, type Phase1HashInput } from './hashes';
 import type { InMessage, Phase1Services } from './services';
 import { CIPHER_OF, encKeyLength, type Phase1Context } from './phase1-context';
@@ -135,7 +136,9 @@ export async function buildAuthPayloads(svc: Phase1Services, ctx: Phase1Context,
       NotifyType.AUTHENTICATION_FAILED);
   }
   const sig = await signer.key.sign(h, { padding: 'pkcs1-raw' });
-  if (signer.certificate && ctx.peerWantsCert) out.push({ type: PayloadType.CERT, encoding: CertEncoding.X509_SIGNATURE, data: signer.certificate });
+  // Our certificate goes out whether or not the peer sent CR: an initiator that knows only its CA
+  // (strongSwan with cacerts but no CR) cannot verify us otherwise (RFC 2408 §3.9 allows it).
+  if (signer.certificate) out.push({ type: PayloadType.CERT, encoding: CertEncoding.X509_SIGNATURE, data: signer.certificate });
   out.push({ type: PayloadType.SIG, data: sig }, ...ic);
   return out;
 }
@@ -240,7 +243,13 @@ export function describeId(id: IdValue): string {
     case 'ipv4-subnet': case 'ipv6-subnet': return `${id.address}/${id.prefix}`;
     case 'ipv4-range': case 'ipv6-range': return `${id.start}-${id.end}`;
     case 'fqdn': case 'user-fqdn': return id.name;
-    case 'der-dn': return `DN(${id.der.length} bytes)`;
+    case 'der-dn': {
+      try {
+        return `DN "${renderDn(id.der)}"`;
+      } catch {
+        return `DN(${id.der.length} bytes, malformed)`;
+      }
+    }
     case 'der-gn': return `GN(${id.der.length} bytes)`;
     case 'key-id': return `KEY_ID ${id.keyId.toString('hex')}`;
   }

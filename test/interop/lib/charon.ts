@@ -130,56 +130,48 @@ ${c.psk !== undefined ? `	ike-${c.name} {\n		id-local = ${quote(c.localId)}\n		i
 `;
 }
 
-/** A parsed `swanctl --raw` value: sections are objects, lists are string arrays. */
+/** A parsed swanctl value: sections are objects, lists are string arrays. */
 export type RawValue = string | string[] | RawSection;
 export interface RawSection { [key: string]: RawValue }
 
-/** Parses swanctl's --raw output (`name {key=value list=[a b] sub {…}}`), one message per line. */
-export function parseRaw(line: string): { kind: string; body: RawSection } | undefined {
-  const m = /^(.+?) \{(.*)\}$/.exec(line.trim());
-  if (!m) return undefined;
-  let i = 0;
-  const s = m[2]!;
-  const word = (): string => {
-    const start = i;
-    while (i < s.length && !' ={}[]'.includes(s[i]!)) i++;
-    return s.slice(start, i);
-  };
-  const section = (): RawSection => {
-    const out: RawSection = {};
-    for (;;) {
-      while (s[i] === ' ') i++;
-      if (i >= s.length || s[i] === '}') {
-        i++;
-        return out;
-      }
-      const key = word();
-      if (s[i] === '=') {
-        i++;
-        if (s[i] === '[') {
-          i++;
-          const list: string[] = [];
-          while (s[i] !== ']' && i < s.length) {
-            while (s[i] === ' ') i++;
-            if (s[i] === ']') break;
-            list.push(word());
-          }
-          i++;
-          out[key] = list;
-        } else {
-          const start = i;
-          while (i < s.length && s[i] !== ' ' && s[i] !== '}') i++;
-          out[key] = s.slice(start, i);
-        }
-      } else {
-        while (s[i] === ' ') i++;
-        if (s[i] !== '{') throw new Error(`swanctl raw output: expected "{" after "${key}" at ${i}`);
-        i++;
-        out[key] = section();
-      }
+/**
+ * Parses swanctl's --pretty output: `kind {` opens a message, `key {` a section, `key = value`
+ * (values may contain spaces, e.g. DN identities), `key = [` … `]` a list, `}` closes.
+ */
+export function parsePretty(text: string): { kind: string; body: RawSection }[] {
+  const out: { kind: string; body: RawSection }[] = [];
+  const stack: RawSection[] = [];
+  let list: string[] | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (list) {
+      if (line === ']') list = undefined;
+      else list.push(line);
+      continue;
     }
-  };
-  return { kind: m[1]!, body: section() };
+    const open = /^(.+?) \{$/.exec(line);
+    if (open) {
+      const section: RawSection = {};
+      if (stack.length === 0) out.push({ kind: open[1]!, body: section });
+      else stack[stack.length - 1]![open[1]!] = section;
+      stack.push(section);
+      continue;
+    }
+    if (line === '}') {
+      stack.pop();
+      continue;
+    }
+    const kv = /^(\S+) = (.*)$/.exec(line);
+    if (!kv || stack.length === 0) continue; // e.g. "list-sas reply {}" or a one-line empty reply
+    if (kv[2] === '[') {
+      list = [];
+      stack[stack.length - 1]![kv[1]!] = list;
+    } else {
+      stack[stack.length - 1]![kv[1]!] = kv[2]!;
+    }
+  }
+  return out;
 }
 
 export interface SwanChild {
@@ -263,12 +255,11 @@ export class Charon {
   }
 
   async listSas(): Promise<SwanIkeSa[]> {
-    const r = await this.swanctl(['--list-sas', '--raw']);
+    const r = await this.swanctl(['--list-sas', '--pretty']);
     if (r.code !== 0) throw new Error(`swanctl --list-sas failed: ${r.stderr}`);
     const out: SwanIkeSa[] = [];
-    for (const line of r.stdout.split('\n')) {
-      const msg = parseRaw(line);
-      if (!msg || msg.kind !== 'list-sa event') continue;
+    for (const msg of parsePretty(r.stdout)) {
+      if (msg.kind !== 'list-sa event') continue;
       for (const [conn, v] of Object.entries(msg.body)) {
         const sa = v as RawSection;
         const children = Object.values((sa['child-sas'] ?? {}) as RawSection).map((cv) => {
