@@ -101,6 +101,24 @@ describe('interop with strongSwan: SA lifecycle', function () {
     }));
   }
 
+  // Oakley rekeys as Quick Mode initiator at the soft lifetime (the responder leaves it to the
+  // initiator, as Solaris does). Solaris' minimums (hard 100 s, soft 90 s) make this the slow one.
+  it('Oakley rekeys its IPsec SAs at the soft lifetime (100 s hard, 90 s soft), Oakley initiator', () =>
+    withScenario({ ...BASE, oakleyRuleExtra: '  p2_lifetime_secs 100\n  p2_softlife_secs 90' }, async (s) => {
+      const first = await s.oakleyInitiates();
+      const oldIn = first.children[0]!.spiIn;
+      const rekeyed = await waitFor('Oakley\'s rekey to reach strongSwan', async () => {
+        const sa = (await s.charon!.listSas())[0];
+        return sa?.children.find((c) => c.state === 'INSTALLED' && c.spiIn !== oldIn);
+      }, 110_000, 1000);
+      assert.match(s.charon!.log(), /parsed QUICK_MODE request \d+ \[ HASH SA No KE ID ID \]/);
+      await sleep(300);
+      const ours = await s.oakley!.dumpP2();
+      assert.ok(ours.some((x) => x.direction === 'outbound' && x.spi.toString(16).padStart(8, '0') === rekeyed.spiIn), 'the new pair is Oakley\'s');
+      const k = await s.compareKeys();
+      assert.ok(k.p2Keys >= 4, `old and new pairs compared (${k.p2Keys})`);
+    }));
+
   it('INITIAL-CONTACT after Oakley restarts: strongSwan replaces the stale IKE_SA', () => withScenario({ ...BASE, unique: 'no' }, async (s) => {
     const old = await s.oakleyInitiates();
     await s.oakley!.kill();

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 
-import { altNames, certificateDns, certificateNames, matchesSelector, renderDn, selectorOf } from '../../../src/keystore/cert-names';
+import { altNames, certificateDns, certificateNames, matchesSelector, renderDn, sameDn, selectorOf } from '../../../src/keystore/cert-names';
 import { subjectDer } from '../../../src/keystore/minimal';
 import { DnPki, type DnIssued } from './dn-pki';
 
@@ -33,6 +33,23 @@ describe('keystore/cert-names', function () {
     // The same RDNs as node sees them, whatever its separator.
     const nodeRdns = new X509Certificate(peer.certPem).subject.split('\n');
     assert.deepEqual(dns.subject.split(', '), nodeRdns);
+  });
+
+  it('sameDn: equal names in other string types or case are the same name; other names and bad DER are not', () => {
+    const tlv = (tag: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([tag, body.length]), body]);
+    const atv = (oidLast: number, tag: number, text: string): Buffer =>
+      tlv(0x31, tlv(0x30, Buffer.concat([tlv(0x06, Buffer.from([0x55, 0x04, oidLast])), tlv(tag, Buffer.from(text, 'latin1'))])));
+    const name = (...rdns: Buffer[]): Buffer => tlv(0x30, Buffer.concat(rdns));
+    // openssl's default (UTF8String) and strongSwan's ID encoding (PrintableString for C, O, CN).
+    const utf8 = name(atv(6, 0x0c, 'XX'), atv(10, 0x0c, 'Interop Lab'), atv(3, 0x0c, 'strongswan.test'));
+    const printable = name(atv(6, 0x13, 'XX'), atv(10, 0x13, 'Interop Lab'), atv(3, 0x13, 'strongswan.test'));
+    assert.notDeepEqual(utf8, printable);
+    assert.equal(renderDn(printable), 'C=XX, O=Interop Lab, CN=strongswan.test');
+    assert.ok(sameDn(utf8, printable));
+    assert.ok(sameDn(utf8, name(atv(6, 0x13, 'xx'), atv(10, 0x0c, 'Interop  Lab'), atv(3, 0x13, 'STRONGSWAN.test'))));
+    assert.ok(!sameDn(utf8, name(atv(6, 0x13, 'XX'), atv(10, 0x13, 'Interop Lab'), atv(3, 0x13, 'oakley.test'))));
+    assert.ok(!sameDn(utf8, name(atv(10, 0x13, 'Interop Lab'), atv(6, 0x13, 'XX'), atv(3, 0x13, 'strongswan.test'))), 'RDN order matters');
+    assert.ok(!sameDn(utf8, Buffer.from([0x30, 0x05, 0x31])), 'malformed DER');
   });
 
   it('escapes commas inside a value as \\,', () => {
