@@ -18,7 +18,7 @@ import { selfTest } from './self-test';
 import { CryptoErr, OakleyError } from '../util/errors';
 import { OPERATION_CLASSES, type BackendOptions, type OperationClass, type PathChoice, type Pkcs11Settings } from './paths';
 import type {
-  CipherProvider, CryptoBackend, CryptoPath, KeyDerivation, KeyExchangeProvider, RandomSource, RsaProvider,
+  CipherProvider, CryptoBackend, CryptoPath, KeyDerivation, KeyExchangeProvider, RandomSource, RsaProvider, TokenLogin,
 } from './types';
 
 export { OPERATION_CLASSES, type BackendOptions, type OperationClass, type PathChoice, type Pkcs11Settings } from './paths';
@@ -33,6 +33,12 @@ export interface CryptoSuite {
   readonly paths: Readonly<PathChoice>;
   /** Why a class does not run on the path that was asked for. */
   readonly fallbacks: readonly string[];
+  /**
+   * The PKCS#11 tokens the suite's backends opened (none without the pkcs11 path), for `ikeadm
+   * token login|logout`. A token opened without a PIN starts logged out: its private keys are
+   * unusable until login, as with Solaris in.iked.
+   */
+  readonly tokens: readonly TokenLogin[];
   close(): Promise<void>;
 }
 
@@ -80,6 +86,7 @@ async function openPkcs11(settings: Pkcs11Settings): Promise<CryptoBackend> {
     return {
       ...backend,
       path: backend.path, ke: backend.ke, rsa: backend.rsa, kdf: backend.kdf, cipher: backend.cipher, random: backend.random,
+      tokens: backend.tokens,
       async close() {
         try {
           await backend.close();
@@ -124,6 +131,13 @@ export async function openCryptoSuite(
       log('warning', why);
     }
   }
+  const tokens = [...new Set([...backends.values()].flatMap((b) => b.tokens ?? []))];
+  for (const t of tokens) {
+    if (!t.loggedIn) {
+      log('warning', `PKCS#11 token "${t.label}" is open without a login (no PIN given): private keys on it stay locked ` +
+        `until 'ikeadm token login ${t.label}'`);
+    }
+  }
   const pick = (cls: OperationClass): CryptoBackend => backends.get(choice[cls]) ?? node;
   const paths = Object.fromEntries(OPERATION_CLASSES.map((c) => [c, pick(c).path])) as PathChoice;
   for (const cls of OPERATION_CLASSES) log('info', `crypto path for ${cls}: ${paths[cls]}`);
@@ -136,7 +150,7 @@ export async function openCryptoSuite(
   };
   return {
     ke: keWithPolicy, rsa: pick('rsa').rsa, kdf: pick('prf').kdf, cipher: pick('cipher').cipher, random: pick('random').random,
-    paths, fallbacks,
+    paths, fallbacks, tokens,
     async close() {
       for (const b of backends.values()) await b.close();
     },

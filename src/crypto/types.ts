@@ -287,6 +287,24 @@ export interface RandomSource {
 // A backend: one path's implementations of every primitive class
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * A PKCS#11 token a backend holds open, as `ikeadm token login|logout` (solaris-ike.md §3.2
+ * SET_PIN/DEL_PIN) drives it. Implementations never put the PIN in an error or log message.
+ */
+export interface TokenLogin {
+  /** CKA label of the token (C_GetTokenInfo label, trailing spaces removed). */
+  readonly label: string;
+  /** The token's login state for this process, as the token reports it. */
+  readonly loggedIn: boolean;
+  /**
+   * C_Login as the user. @returns 'already-logged-in' when a login was in force (the PIN was not
+   * checked by the token). @throws OakleyError IKE_ERR_TOKEN_PIN for a wrong or unusable PIN
+   */
+  login(pin: string): Promise<'logged-in' | 'already-logged-in'>;
+  /** C_Logout: private keys on the token are locked until the next login. */
+  logout(): Promise<'logged-out' | 'not-logged-in'>;
+}
+
 export interface CryptoBackend {
   readonly path: CryptoPath;
   readonly ke: KeyExchangeProvider;
@@ -294,6 +312,8 @@ export interface CryptoBackend {
   readonly kdf: KeyDerivation;
   readonly cipher: CipherProvider;
   readonly random: RandomSource;
+  /** The PKCS#11 tokens this backend opened (pkcs11 path); absent or empty for the others. */
+  readonly tokens?: readonly TokenLogin[];
   /** Release sessions, threads, token handles. Idempotent. */
   close(): Promise<void>;
 }

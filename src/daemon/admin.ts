@@ -18,6 +18,7 @@ import { ControlErr } from '../control/frame';
 import type { ControlContext, ControlHandlers } from '../control/server';
 import { getGroup } from '../crypto/groups';
 import type { CryptoSuite } from '../crypto/registry';
+import type { TokenLogin } from '../crypto/types';
 import type { Ikev1Rule } from '../exchange/ikev1/config';
 import { CIPHER_OF, HASH_ALG } from '../exchange/ikev1/phase1-context';
 import { P1_SUPPORTED_GROUPS, type P1Encr, type P1Hash } from '../exchange/ikev1/proposals';
@@ -37,14 +38,11 @@ export const NoObject = 'IKE_ERR_NO_OBJ';
 /** The object exists already (Solaris reports EEXIST as "Duplicate entry"). */
 export const Duplicate = 'IKE_ERR_DUPLICATE';
 
-/** A PKCS#11 token the daemon holds open, as `token login|logout` sees it. */
-export interface AdminToken {
-  readonly label: string;
-  readonly loggedIn: boolean;
-  /** Implementations must never put the PIN in an error message or log line. */
-  login(pin: string): Promise<void>;
-  logout(): Promise<void>;
-}
+/**
+ * A PKCS#11 token the daemon holds open, as `token login|logout` sees it (CryptoSuite.tokens).
+ * Implementations must never put the PIN in an error message or log line.
+ */
+export type AdminToken = TokenLogin;
 
 /** The certificates the daemon holds (the keystore, once there is one). */
 export interface CertificateSource {
@@ -306,11 +304,18 @@ export function adminHandlers(deps: AdminDeps): ControlHandlers {
     return t;
   };
 
-  /** A token failure without anything the caller typed: only the error code and its CKR_ name. */
+  /**
+   * A token failure without anything the caller typed (the PIN above all): only the error code,
+   * the token's label and its CKR_ name. Solaris answers IKE_ERR_PIN_LOGIN ("token login failed").
+   */
   const tokenFailure = (what: string, label: string, e: unknown): OakleyError => {
-    const ckr = OakleyError.is(e) && typeof e.detail?.ckr === 'string' ? ` (${e.detail.ckr})` : '';
+    const ckr = OakleyError.is(e) && typeof e.detail?.ckr === 'string' ? e.detail.ckr : undefined;
     const code = OakleyError.is(e) ? e.code : CryptoErr.TOKEN;
-    return new OakleyError(code === CryptoErr.TOKEN_PIN ? code : CryptoErr.TOKEN, `PKCS#11 ${what} on token "${label}" failed${ckr}`);
+    const why = code === CryptoErr.TOKEN_PIN ? `: the PIN was not accepted${ckr ? ` (${ckr})` : ''}`
+      : code === CryptoErr.NO_TOKEN ? `: the token is no longer usable${ckr ? ` (${ckr})` : ''}`
+        : ckr ? ` (${ckr})` : '';
+    return new OakleyError(code === CryptoErr.TOKEN_PIN || code === CryptoErr.NO_TOKEN ? code : CryptoErr.TOKEN,
+      `PKCS#11 ${what} on token "${label}" failed${why}`, { label, ...(ckr ? { ckr } : {}) });
   };
 
   return {
@@ -401,23 +406,31 @@ export function adminHandlers(deps: AdminDeps): ControlHandlers {
       const pin = args.pin;
       if (typeof pin !== 'string' || pin.length === 0) throw new OakleyError(ControlErr.BAD_ARGS, 'token login needs a PIN');
       if (Buffer.byteLength(pin) > 256) throw new OakleyError(ControlErr.BAD_ARGS, 'the PIN is longer than 256 bytes');
+      let result: Awaited<ReturnType<AdminToken['login']>>;
       try {
-        await t.login(pin);
+        result = await t.login(pin);
       } catch (e) {
-        throw tokenFailure('login', t.label, e);
+        const err = tokenFailure('login', t.label, e);
+        log.warn(err.message, { token: t.label });
+        throw err;
       }
-      log.info('PKCS#11 token logged in by ikeadm', { token: t.label });
-      return { label: t.label };
+      // Already logged in: the token did not check this PIN and keeps the login in force.
+      log.info(result === 'already-logged-in' ? 'PKCS#11 token was already logged in (ikeadm token login)' : 'PKCS#11 token logged in by ikeadm',
+        { token: t.label });
+      return { label: t.label, ...(result === 'already-logged-in' ? { alreadyLoggedIn: true } : {}) };
     },
     'token logout': async (args) => {
       const t = tokenNamed(args.label);
+      let result: Awaited<ReturnType<AdminToken['logout']>>;
       try {
-        await t.logout();
+        result = await t.logout();
       } catch (e) {
         throw tokenFailure('logout', t.label, e);
       }
-      log.info('PKCS#11 token logged out by ikeadm', { token: t.label });
-      return { label: t.label };
+      // Private keys on the token are locked from now on; negotiations that need them fail until login.
+      log.info(result === 'not-logged-in' ? 'PKCS#11 token was not logged in (ikeadm token logout)' : 'PKCS#11 token logged out by ikeadm',
+        { token: t.label });
+      return { label: t.label, ...(result === 'not-logged-in' ? { notLoggedIn: true } : {}) };
     },
   };
 }

@@ -222,7 +222,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     // add/del/write rule, preshared keys, algorithm lists, certcache, token login/logout (admin.ts)
     ...adminHandlers({
       config: () => current, setConfig: (next) => { current = next; }, setRules: (r) => eng.setRules(certIds(r)),
-      configFile: o.configFile, crypto, log,
+      configFile: o.configFile, crypto, log, tokens: () => crypto.tokens,
       certificates: {
         list: () => current.keystore?.list() ?? [],
         // Solaris flush certcache also re-reads the on-disk stores.

@@ -6,13 +6,14 @@
  *   await b.close();
  *
  * The token is chosen by label, never by slot index (slot IDs are hashes of the serial and the
- * free slot's index moves). Without a PIN only a public session exists: private token objects
- * are invisible, session objects are created CKA_PRIVATE=false.
+ * free slot's index moves). Without a PIN the token opens logged out: only public sessions exist
+ * and private token objects (long-term keys) are invisible until `token.login(pin)` (`ikeadm
+ * token login`). Ephemeral session objects are CKA_PRIVATE=false either way (token.ts).
  */
 import * as P from 'pkcs11js';
 
 import { CryptoErr, OakleyError } from '../../util/errors';
-import type { CryptoBackend, OpaqueSecret, TokenObjectRef } from '../types';
+import type { CryptoBackend, OpaqueSecret, TokenLogin, TokenObjectRef } from '../types';
 import { Pkcs11CipherProvider, Pkcs11RandomSource } from './cipher';
 import { Pkcs11KeyDerivation } from './kdf';
 import { Pkcs11KeyExchangeProvider, TokenSecret } from './ke';
@@ -72,6 +73,11 @@ export class Pkcs11Backend implements CryptoBackend {
 
   get tokenLabel(): string {
     return this.token.label;
+  }
+
+  /** The token, for `ikeadm token login|logout` (Pkcs11Token.login/logout). */
+  get tokens(): readonly TokenLogin[] {
+    return [this.token];
   }
 
   /** Labels of all initialised tokens visible through the module. */

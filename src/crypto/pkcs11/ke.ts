@@ -120,7 +120,8 @@ export class Pkcs11KeyExchangeProvider implements KeyExchangeProvider {
   private privateAttrs(): P.Template {
     return [
       { type: P.CKA_TOKEN, value: false },
-      { type: P.CKA_PRIVATE, value: this.token.loggedIn },
+      // Public even when logged in: `ikeadm token logout` must not kill an exchange in progress (token.ts sessionKeyTemplate).
+      { type: P.CKA_PRIVATE, value: false },
       { type: P.CKA_SENSITIVE, value: true },
       { type: P.CKA_EXTRACTABLE, value: false },
       { type: P.CKA_DERIVE, value: true },
@@ -257,7 +258,7 @@ class TokenKeyExchange implements KeyExchange {
       { type: P.CKA_KEY_TYPE, value: P.CKK_GENERIC_SECRET },
       { type: P.CKA_VALUE_LEN, value: g.size },
       { type: P.CKA_TOKEN, value: false },
-      { type: P.CKA_PRIVATE, value: this.token.loggedIn },
+      { type: P.CKA_PRIVATE, value: false }, // survives a logout, as the key pair it comes from
       { type: P.CKA_SENSITIVE, value: keep },
       { type: P.CKA_EXTRACTABLE, value: !keep },
       { type: P.CKA_SIGN, value: true },

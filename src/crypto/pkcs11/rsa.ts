@@ -122,20 +122,51 @@ function rsaKeyObject(k: KeyObject, what: string): KeyObject {
 /**
  * Resolves a key handle for the library's current generation: token objects are found again by
  * label/id, imported keys are imported again after a re-initialise (token.ts).
+ *
+ * Login state (`ikeadm token logout|login`): a slot whose object was resolved while the token was
+ * logged in and that is a private key (a private token object, or an imported key created
+ * CKA_PRIVATE) needs the login. While the token is logged out, get() refuses with TOKEN_PIN
+ * instead of handing out a handle that C_SignInit would reject with CKR_OBJECT_HANDLE_INVALID
+ * (SoftHSM), and an imported key is not imported again as a public object. After the next login
+ * the handle is resolved again (loginEpoch): SoftHSM gives private objects new handles.
  */
 class KeySlot {
   private handle?: Handle;
   private generation = -1;
+  private loginEpoch = -1;
+  /** Resolved while logged in and private: unusable while the token is logged out. */
+  private needsLogin = false;
 
-  constructor(private readonly token: Pkcs11Token, private readonly load: () => Handle, private readonly imported: boolean) {}
+  constructor(private readonly token: Pkcs11Token, private readonly load: () => Handle, private readonly imported: boolean,
+    private readonly privateKey = false) {}
 
   get(): Handle {
-    if (!this.handle || this.generation !== this.token.generation) {
+    const token = this.token;
+    if (this.needsLogin && !token.loggedIn) throw this.locked();
+    const stale = this.generation !== token.generation || (this.needsLogin && this.loginEpoch !== token.loginEpoch);
+    if (!this.handle || stale) {
+      // An imported key whose login ended: its old handle is dead already; destroy() ignores that.
+      if (this.imported && this.handle) token.destroy(this.handle, this.generation);
+      this.handle = undefined;
+      if (this.generation === -1) this.needsLogin = this.privateKey && token.loggedIn;
       this.handle = this.load();
-      if (this.imported) this.token.track(this.handle);
-      this.generation = this.token.generation;
+      if (this.imported) token.track(this.handle);
+      this.generation = token.generation;
+      this.loginEpoch = token.loginEpoch;
     }
     return this.handle;
+  }
+
+  /** The error for a key whose token is logged out (the label only, never a PIN). */
+  locked(): OakleyError {
+    return new OakleyError(CryptoErr.TOKEN_PIN,
+      `token "${this.token.label}" is logged out: its private keys are locked until 'ikeadm token login ${this.token.label}'`,
+      { label: this.token.label, locked: true });
+  }
+
+  /** After a failed operation: the token was logged out meanwhile (the failure is the lock). */
+  lockedNow(): boolean {
+    return this.needsLogin && !this.token.loggedIn;
   }
 
   release(): void {
@@ -157,11 +188,17 @@ class TokenRsaPrivateKey implements RsaPrivateKey {
     const input = Buffer.from(data);
     const token = this.token;
     return token.run(`RSA sign (${scheme.padding})`, async (s) => {
-      token.p.C_SignInit(s, mech, this.slot.get());
-      const out = Buffer.alloc(k);
-      const sig = await holding(token.p.C_SignAsync(s, input, out), input, out, mech);
-      if (sig.length !== k) throw new OakleyError(CryptoErr.SIGNATURE, `token returned a ${sig.length}-byte signature, expected ${k}`);
-      return Buffer.from(sig);
+      try {
+        token.p.C_SignInit(s, mech, this.slot.get());
+        const out = Buffer.alloc(k);
+        const sig = await holding(token.p.C_SignAsync(s, input, out), input, out, mech);
+        if (sig.length !== k) throw new OakleyError(CryptoErr.SIGNATURE, `token returned a ${sig.length}-byte signature, expected ${k}`);
+        return Buffer.from(sig);
+      } catch (e) {
+        // `ikeadm token logout` while this sign was on its way: say so, not CKR_OBJECT_HANDLE_INVALID.
+        if (!OakleyError.is(e) && this.slot.lockedNow()) throw this.slot.locked();
+        throw e;
+      }
     });
   }
 
@@ -205,7 +242,7 @@ export class Pkcs11RsaProvider implements RsaProvider {
     const token = this.token;
     if ('token' in source) {
       const ref = source.token;
-      const slot = new KeySlot(token, () => findOne(token, P.CKO_PRIVATE_KEY, ref), false);
+      const slot = new KeySlot(token, () => findOne(token, P.CKO_PRIVATE_KEY, ref), false, true);
       const modulus = token.attribute(slot.get(), P.CKA_MODULUS);
       const bits = bitLength(modulus);
       checkBits(bits);
@@ -225,10 +262,11 @@ export class Pkcs11RsaProvider implements RsaProvider {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
     checkBits(bits);
     // The KeyObject stays referenced so the key can be imported again after a re-initialise.
+    // Private (locked by `ikeadm token logout`) when imported while logged in; see KeySlot.
     const slot = new KeySlot(token, () => token.runSync('RSA private key import', (s) => {
       const jwk = key.export({ format: 'jwk' });
       const t: P.Template = [
-        ...sessionKeyTemplate(token, P.CKO_PRIVATE_KEY, P.CKK_RSA),
+        ...sessionKeyTemplate(token, P.CKO_PRIVATE_KEY, P.CKK_RSA, token.loggedIn),
         { type: P.CKA_SIGN, value: true },
         { type: P.CKA_MODULUS, value: b64u(jwk.n) },
         { type: P.CKA_PUBLIC_EXPONENT, value: b64u(jwk.e) },
@@ -244,7 +282,7 @@ export class Pkcs11RsaProvider implements RsaProvider {
       } finally {
         for (const a of t) if (Buffer.isBuffer(a.value)) a.value.fill(0);
       }
-    }), true);
+    }), true, true);
     slot.get();
     return new TokenRsaPrivateKey(token, slot, bits);
   }

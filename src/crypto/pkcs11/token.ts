@@ -10,7 +10,10 @@
  *    every user. Hence Pkcs11Library: shared by all tokens opened on the same module path,
  *    reference counted, and the only place that calls C_Initialize/C_Finalize.
  *  - Login is per token per process and is dropped when the token's last session closes.
- *    Hence the anchor session, opened at open() and closed only by close().
+ *    Hence the anchor session, opened at open() and closed only by close(). login()/logout()
+ *    (`ikeadm token login|logout`) run C_Login/C_Logout on it; without a PIN at open() the token
+ *    starts logged out (public sessions: private token objects invisible), as Solaris in.iked
+ *    does until `ikeadm token login`.
  *  - Two in-flight operations on one session race (CKR_OPERATION_ACTIVE or silent corruption).
  *    Hence the pool: run() takes a free session (or opens one), and gives it back when done.
  *    Pool sessions stay open until close()/re-initialise: session objects die with the session
@@ -42,6 +45,10 @@ import { CryptoErr, OakleyError } from '../../util/errors';
 import { ckrOf, isCkr, tokenError } from './errors';
 
 type Handle = Buffer;
+
+/** CK_STATE values of a user session (PKCS#11 v2.40 §5.6; pkcs11js 2.1.7 exports no CKS_ constants). */
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
 
 /** One loaded + initialised PKCS#11 module, shared by every token opened on it in this process. */
 export class Pkcs11Library {
@@ -158,8 +165,14 @@ export class Pkcs11Token {
   reinitializations = 0;
   private closed = false;
   private readonly reinitializeAfter: number;
-  // Not logged, never part of an error message.
-  readonly #pin?: string;
+  /**
+   * The user PIN while the token is logged in through us: needed to log in again after a
+   * re-initialise (C_Finalize drops the login). Set by open() or login(), cleared by logout().
+   * Not logged, never part of an error message.
+   */
+  #pin?: string;
+  /** Bumped by every login()/logout() that changed the login state (see loginEpoch). */
+  #loginEpoch = 0;
 
   constructor(options: TokenOpenOptions) {
     this.label = options.tokenLabel;
@@ -185,8 +198,92 @@ export class Pkcs11Token {
     return this.lib.generation;
   }
 
+  /**
+   * Whether the token is logged in for this process, as the anchor session reports it (login
+   * state is per application per token, so one session tells for all of them, and a login or
+   * logout by another user of the module in this process shows here too).
+   */
   get loggedIn(): boolean {
-    return this.#pin !== undefined;
+    if (!this.anchor || this.closed) return false;
+    try {
+      const state = this.p.C_GetSessionInfo(this.anchor).state;
+      return state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Changes whenever login()/logout() changed the login state. Handles of private objects found
+   * under one epoch are not valid under another (SoftHSM invalidates them at C_Logout and hands
+   * out new ones after C_Login), so key slots resolve them again (rsa.ts KeySlot).
+   */
+  get loginEpoch(): number {
+    return this.#loginEpoch;
+  }
+
+  /**
+   * C_Login as CKU_USER on the anchor session. Login is per application per token (PKCS#11 v2.40
+   * §5.6 C_Login; pkcs11-softhsm.md §8), so this one call makes every session of the token, the
+   * pool's and those opened later, a user session, and private token objects become visible.
+   * The PIN is kept in memory (never logged) so a re-initialise can log in again.
+   *
+   * @param pin the user PIN; never part of any message
+   * @returns 'already-logged-in' when the token was logged in already (CKR_USER_ALREADY_LOGGED_IN:
+   *          the token did not check this PIN, and the login in force is kept)
+   * @throws OakleyError TOKEN_PIN for CKR_PIN_INCORRECT and the other PIN failures (the message
+   *         names the CKR only), NO_TOKEN when the token is gone, TOKEN otherwise
+   */
+  async login(pin: string): Promise<'logged-in' | 'already-logged-in'> {
+    const anchor = this.usableAnchor();
+    try {
+      this.p.C_Login(anchor, P.CKU_USER, pin);
+    } catch (e) {
+      if (isCkr(e, 'CKR_USER_ALREADY_LOGGED_IN')) return 'already-logged-in';
+      throw this.explain(e, `C_Login to token "${this.label}"`);
+    }
+    this.#pin = pin;
+    this.#loginEpoch++;
+    return 'logged-in';
+  }
+
+  /**
+   * C_Logout on the anchor session: the whole token goes back to public sessions (every session,
+   * not just the anchor). What that means for work in progress:
+   *  - private token objects (long-term RSA keys) become invisible and their handles invalid;
+   *    signing with them fails with a TOKEN_PIN "logged out" error until login() again, when
+   *    rsa.ts finds them again by label/id (new handles: see loginEpoch);
+   *  - private keys imported while logged in (CKA_PRIVATE session objects) are locked the same
+   *    way and are not imported again as public objects behind the operator's back;
+   *  - ephemeral objects (KE key pairs, token-held g^xy, HMAC and cipher keys) are created public
+   *    (sessionKeyTemplate), so exchanges in progress carry on;
+   *  - an operation already running on a pool thread with a private key may still complete or may
+   *    fail with a token error; it fails that one operation only, sessions stay open.
+   * No session is closed, so nothing in flight loses its session.
+   *
+   * @returns 'not-logged-in' when there was no login (CKR_USER_NOT_LOGGED_IN, or a token that
+   *          answers OK anyway as SoftHSM does)
+   */
+  async logout(): Promise<'logged-out' | 'not-logged-in'> {
+    const anchor = this.usableAnchor();
+    const was = this.loggedIn;
+    try {
+      this.p.C_Logout(anchor);
+    } catch (e) {
+      if (!isCkr(e, 'CKR_USER_NOT_LOGGED_IN')) throw this.explain(e, `C_Logout from token "${this.label}"`);
+      this.#pin = undefined;
+      return 'not-logged-in';
+    }
+    this.#pin = undefined;
+    if (!was) return 'not-logged-in';
+    this.#loginEpoch++;
+    return 'logged-out';
+  }
+
+  private usableAnchor(): Handle {
+    if (this.closed || this.closing) throw new OakleyError(CryptoErr.TOKEN, `token "${this.label}" is closed`);
+    if (!this.anchor) throw new OakleyError(CryptoErr.NO_TOKEN, `token "${this.label}" is no longer present`, { label: this.label });
+    return this.anchor;
   }
 
   get idle(): boolean {
@@ -452,15 +549,21 @@ export class Pkcs11Token {
 
 /**
  * The attributes every key Oakley puts on a token for its own use share: a session object
- * (CKA_TOKEN false: gone when the session or library closes), private when logged in, sensitive
- * and non-extractable, so the value cannot be read back out.
+ * (CKA_TOKEN false: gone when the session or library closes), sensitive and non-extractable, so
+ * the value cannot be read back out.
+ *
+ * Ephemeral keys (KE key pairs, g^xy, HMAC and cipher keys) are public objects (CKA_PRIVATE
+ * false) whether or not the token is logged in: session objects are visible to this process
+ * only anyway (PKCS#11 v2.40 §4.4), and a private one would die at `ikeadm token logout` in the
+ * middle of an exchange. Only long-lived private keys pass `privateObject` (rsa.ts: an imported
+ * RSA key is private when imported while logged in, so logout locks it like a token key).
  */
-export function sessionKeyTemplate(token: Pkcs11Token, cls: number, keyType: number): P.Template {
+export function sessionKeyTemplate(_token: Pkcs11Token, cls: number, keyType: number, privateObject = false): P.Template {
   return [
     { type: P.CKA_CLASS, value: cls },
     { type: P.CKA_KEY_TYPE, value: keyType },
     { type: P.CKA_TOKEN, value: false },
-    { type: P.CKA_PRIVATE, value: token.loggedIn },
+    { type: P.CKA_PRIVATE, value: privateObject },
     { type: P.CKA_SENSITIVE, value: true },
     { type: P.CKA_EXTRACTABLE, value: false },
   ];
