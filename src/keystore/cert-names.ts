@@ -3,15 +3,22 @@
  * answers to in `cert_root`, `cert_trust`, `local_id` and `remote_id`, and the include/exclude
  * match over them.
  *
- * DNs are rendered as libike does, from the DER (not from node's X509Certificate.subject, whose
- * separators and escaping changed between node releases): RDNs in certificate order, joined by
- * ", ", each `TYPE=value` with commas inside a value escaped as `\,` (written `\\,` in ike/config,
- * whose lexer turns `\\` into `\`). Multi-valued RDNs join their parts with " + ".
+ * DNs are rendered as libike does, from the Name's RDN objects as @peculiar/asn1-x509 decodes
+ * them (not from node's X509Certificate.subject, whose separators and escaping changed between
+ * node releases): RDNs in certificate order, joined by ", ", each `TYPE=value` with commas inside
+ * a value escaped as `\,` (written `\\,` in ike/config, whose lexer turns `\\` into `\`).
+ * Multi-valued RDNs join their parts with " + ".
  */
 import type { X509Certificate } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 
-import { bytesToIpv4, bytesToIpv6 } from '../wire/ikev1/id';
-import { certificateParts, children, content, oidText, readTlv, type Tlv } from './der';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  AttributeValue, Certificate, GeneralName, id_ce_subjectAltName, Name, SubjectAlternativeName,
+} from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
+
+import { bytesToIpv6, ipv6ToBytes } from '../wire/ikev1/id';
 
 /** Attribute types by OID, with the short names libike prints. */
 const ATTRIBUTE: Readonly<Record<string, string>> = {
@@ -20,34 +27,32 @@ const ATTRIBUTE: Readonly<Record<string, string>> = {
   '2.5.4.46': 'DNQ', '1.2.840.113549.1.9.1': 'E', '0.9.2342.19200300.100.1.1': 'UID', '0.9.2342.19200300.100.1.25': 'DC',
 };
 
-/** ASN.1 string types (X.680 universal tags) and how their octets become text. */
-function stringValue(der: Buffer, el: Tlv): string {
-  const c = content(der, el);
-  switch (el.tag) {
-    case 0x0c: return c.toString('utf8'); // UTF8String
-    case 0x12: case 0x13: case 0x16: case 0x1a: return c.toString('latin1'); // Numeric, Printable, IA5, Visible
-    case 0x14: return c.toString('latin1'); // TeletexString, in practice ISO 8859-1
-    case 0x1e: return Buffer.from(c).swap16().toString('utf16le'); // BMPString, UCS-2 big-endian
-    case 0x1c: { // UniversalString, UCS-4 big-endian
-      let s = '';
-      for (let i = 0; i + 4 <= c.length; i += 4) s += String.fromCodePoint(c.readUInt32BE(i));
-      return s;
-    }
-    default: return `#${der.subarray(el.start, el.end).toString('hex')}`; // RFC 4514 §2.4 form
-  }
+/**
+ * The text of an attribute value. The DirectoryString choices and IA5String arrive decoded
+ * (UTF8String as UTF-8, Printable/Teletex as ISO 8859-1, BMPString as UCS-2, UniversalString as
+ * UCS-4); NumericString and VisibleString are text too; anything else is shown in RFC 4514 §2.4's
+ * `#hex` form of the whole element.
+ */
+function stringValue(v: AttributeValue): string {
+  const text = v.utf8String ?? v.printableString ?? v.teletexString ?? v.bmpString ?? v.universalString ?? v.ia5String;
+  if (text !== undefined) return text;
+  const any = Buffer.from(v.anyValue ?? new ArrayBuffer(0));
+  const el = asn1js.fromBER(any).result;
+  if (el instanceof asn1js.NumericString || el instanceof asn1js.VisibleString) return el.getValue();
+  return `#${any.toString('hex')}`;
+}
+
+/** A decoded Name as libike renders it. */
+function renderName(name: Name): string {
+  return name.map((rdn) => rdn.map((atv) => `${ATTRIBUTE[atv.type] ?? atv.type}=${stringValue(atv.value).replace(/,/g, '\\,')}`).join(' + ')).join(', ');
 }
 
 /**
  * A DER Name (RFC 5280 §4.1.2.4) as libike renders it, e.g. `C=XX, O=Interop Lab, CN=peer-a.test`.
  * @throws Error when the DER is malformed
  */
-export function renderDn(der: Buffer, name: Tlv = readTlv(der, 0, der.length)): string {
-  return children(der, name).map((rdn) => children(der, rdn).map((atv) => {
-    const [type, value] = children(der, atv);
-    if (!type || !value || type.tag !== 0x06) throw new Error(`bad AttributeTypeAndValue at ${atv.start}`);
-    const oid = oidText(content(der, type));
-    return `${ATTRIBUTE[oid] ?? oid}=${stringValue(der, value).replace(/,/g, '\\,')}`;
-  }).join(' + ')).join(', ');
+export function renderDn(der: Buffer): string {
+  return renderName(AsnConvert.parse(der, Name));
 }
 
 /**
@@ -66,38 +71,53 @@ export function sameDn(a: Buffer, b: Buffer): boolean {
   }
 }
 
+/**
+ * The decoded certificate (RFC 5280 §4.1).
+ * @throws Error when the DER is malformed
+ */
+export function certificateAsn(raw: Buffer): Certificate {
+  return AsnConvert.parse(raw, Certificate);
+}
+
+/**
+ * The DER of the subject Name. The schema library decodes the Name and encodes it again; for a
+ * DER certificate (a signed one is) that is the same octets the certificate holds, since DER
+ * has one encoding per value.
+ * @throws Error when the certificate's DER is malformed
+ */
+export function subjectNameDer(raw: Buffer): Buffer {
+  return Buffer.from(AsnConvert.serialize(certificateAsn(raw).tbsCertificate.subject));
+}
+
 /** One subjectAltName entry (RFC 5280 §4.2.1.6) with the cert-sel tag that names it. */
 export interface AltName {
   readonly tag: 'IP' | 'DNS' | 'EMAIL' | 'URI' | 'RID' | 'DN';
   readonly value: string;
 }
 
-const SAN_OID = '2.5.29.17';
+/** A GeneralName as a cert-sel name; otherName, x400Address and ediPartyName have no form. */
+function altName(gn: GeneralName): AltName | undefined {
+  if (gn.rfc822Name !== undefined) return { tag: 'EMAIL', value: gn.rfc822Name };
+  if (gn.dNSName !== undefined) return { tag: 'DNS', value: gn.dNSName };
+  if (gn.directoryName !== undefined) return { tag: 'DN', value: renderName(gn.directoryName) };
+  if (gn.uniformResourceIdentifier !== undefined) return { tag: 'URI', value: gn.uniformResourceIdentifier };
+  if (gn.registeredID !== undefined) return { tag: 'RID', value: gn.registeredID };
+  // 4 or 16 octets, which the library prints as text; an address/mask pair ("a/n") belongs to
+  // name constraints only. IPv6 is re-printed the way ID payloads print it, so IP= selectors
+  // and IDs agree.
+  const ip = gn.iPAddress;
+  if (ip === undefined || ip.includes('/')) return undefined;
+  return { tag: 'IP', value: isIPv6(ip) ? bytesToIpv6(ipv6ToBytes(ip)) : ip };
+}
 
 /** The subjectAltNames of a certificate; other GeneralName forms (otherName, x400, EDI) are skipped. */
 export function altNames(raw: Buffer): AltName[] {
-  const { extensions } = certificateParts(raw);
-  if (!extensions) return [];
   const out: AltName[] = [];
-  for (const ext of children(raw, extensions)) {
-    const [id, ...rest] = children(raw, ext);
-    if (!id || id.tag !== 0x06 || oidText(content(raw, id)) !== SAN_OID) continue;
-    const octets = rest[rest.length - 1]; // after the optional critical BOOLEAN
-    if (!octets || octets.tag !== 0x04) throw new Error('subjectAltName extnValue is not an OCTET STRING');
-    for (const gn of children(raw, readTlv(raw, octets.contentStart, octets.end))) {
-      const c = content(raw, gn);
-      switch (gn.tag) {
-        case 0x81: out.push({ tag: 'EMAIL', value: c.toString('latin1') }); break; // [1] rfc822Name
-        case 0x82: out.push({ tag: 'DNS', value: c.toString('latin1') }); break; // [2] dNSName
-        case 0xa4: out.push({ tag: 'DN', value: renderDn(raw, readTlv(raw, gn.contentStart, gn.end)) }); break; // [4] directoryName
-        case 0x86: out.push({ tag: 'URI', value: c.toString('latin1') }); break; // [6] URI
-        case 0x87: // [7] iPAddress: 4 or 16 octets (no mask outside name constraints)
-          if (c.length === 4) out.push({ tag: 'IP', value: bytesToIpv4(c) });
-          else if (c.length === 16) out.push({ tag: 'IP', value: bytesToIpv6(c) });
-          break;
-        case 0x88: out.push({ tag: 'RID', value: oidText(c) }); break; // [8] registeredID
-        default: break; // otherName, x400Address, ediPartyName: no cert-sel form
-      }
+  for (const ext of certificateAsn(raw).tbsCertificate.extensions ?? []) {
+    if (ext.extnID !== id_ce_subjectAltName) continue;
+    for (const gn of AsnConvert.parse(ext.extnValue, SubjectAlternativeName)) {
+      const a = altName(gn);
+      if (a) out.push(a);
     }
   }
   return out;
@@ -105,8 +125,8 @@ export function altNames(raw: Buffer): AltName[] {
 
 /** Subject and issuer DN strings of a certificate. */
 export function certificateDns(raw: Buffer): { subject: string; issuer: string } {
-  const p = certificateParts(raw);
-  return { subject: renderDn(raw, p.subject), issuer: renderDn(raw, p.issuer) };
+  const { tbsCertificate } = certificateAsn(raw);
+  return { subject: renderName(tbsCertificate.subject), issuer: renderName(tbsCertificate.issuer) };
 }
 
 /**

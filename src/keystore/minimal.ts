@@ -22,8 +22,7 @@ import { OakleyError } from '../util/errors';
 import { NotifyType } from '../wire/ikev1/iana';
 import type { IdValue } from '../wire/ikev1/id';
 import type { Ikev1Credentials, Ikev1Rule } from '../exchange/ikev1/config';
-import { certificateParts } from './der';
-import { sameDn } from './cert-names';
+import { sameDn, subjectNameDer } from './cert-names';
 
 export const KeystoreErr = {
   BAD_CERT: 'IKE_ERR_CERT_ENCODING',
@@ -65,8 +64,7 @@ export function parseCertificates(input: string | Buffer): X509Certificate[] {
 export function subjectDer(cert: X509Certificate | Buffer | string): Buffer {
   const raw = cert instanceof X509Certificate ? cert.raw : parseCertificates(cert)[0].raw;
   try {
-    const { subject } = certificateParts(raw);
-    return Buffer.from(raw.subarray(subject.start, subject.end));
+    return subjectNameDer(raw);
   } catch (e) {
     throw new OakleyError(KeystoreErr.BAD_CERT, `cannot find the subject of a certificate: ${(e as Error).message}`,
       { notify: NotifyType.INVALID_CERT_ENCODING });

@@ -52,6 +52,17 @@ describe('keystore/cert-names', function () {
     assert.ok(!sameDn(utf8, Buffer.from([0x30, 0x05, 0x31])), 'malformed DER');
   });
 
+  it('renders NumericString and VisibleString as text, other value types as #hex (RFC 4514 §2.4)', () => {
+    const tlv = (tag: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([tag, body.length]), body]);
+    const atv = (oidLast: number, value: Buffer): Buffer => tlv(0x31, tlv(0x30, Buffer.concat([tlv(0x06, Buffer.from([0x55, 0x04, oidLast])), value])));
+    const dn = tlv(0x30, Buffer.concat([atv(5, tlv(0x12, Buffer.from('0042'))), atv(3, tlv(0x1a, Buffer.from('vis,ible'))), atv(10, tlv(0x04, Buffer.from([1, 2])))]));
+    assert.equal(renderDn(dn), 'SERIALNUMBER=0042, CN=vis\\,ible, O=#04020102');
+  });
+
+  it('subjectDer is the subject Name exactly as the certificate encodes it', () => {
+    for (const c of [ca, peer, comma]) assert.ok(c.certDer.includes(subjectDer(c.certPem)), c.name);
+  });
+
   it('escapes commas inside a value as \\,', () => {
     assert.equal(certificateDns(comma.certDer).subject, 'C=XX, O=Interop Lab\\, Inc., OU=R&D, CN=comma.test');
   });
