@@ -9,10 +9,13 @@
   'targets': [
     {
       'target_name': 'oakley',
+      # The AVX-512 IFMA kernel is its own library so that only its file gets -mavx512*.
+      'dependencies': ['oakley_ifma'],
       'sources': [
         'native/src/binding.cc',
         'native/src/common.cc',
         'native/src/modexp.cc',
+        'native/src/ifma.cc',
         'native/src/ec.cc',
         'native/src/rsa.cc',
         'native/src/kdf.cc',
@@ -48,6 +51,21 @@
           'defines': ['NODE_ADDON_API_ENABLE_TYPE_CHECK_ON_AS'],
         },
       },
+    },
+    {
+      # AVX-512 IFMA multi-buffer modexp kernel (native/include/ifma.h). Only this file is built
+      # with -mavx512*; it runs only after the CPU check in native/src/ifma.cc, so the addon still
+      # loads and runs on any x86-64. -fPIC: it is linked into the shared addon.
+      'target_name': 'oakley_ifma',
+      'type': 'static_library',
+      'sources': ['native/src/ifma_kernel.cc'],
+      'include_dirs': ['native/include'],
+      'cflags': [
+        '-Wall', '-Wextra', '-Werror', '-fPIC',
+        '-fvisibility=hidden', '-fstack-protector-strong',
+        '-O3', '-mavx512f', '-mavx512vl', '-mavx512ifma',
+      ],
+      'cflags_cc': ['-std=c++17', '-fvisibility=hidden'],
     },
   ],
 }

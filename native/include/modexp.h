@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common.h"
+#include "ifma_modexp.h"
 
 namespace oakley {
 
@@ -22,9 +23,19 @@ class ModpState {
   // BN_mod_exp_mont_consttime with BN_FLG_CONSTTIME set. Callable from any thread.
   bool ModExp(const uint8_t* base, size_t baseLen, const uint8_t* exp, size_t expLen, BN_CTX* ctx,
               SecureBytes* out, CodedFailure* failure) const;
+  // The same checks as ModExp (lengths, base < p) without computing anything.
+  bool Check(const uint8_t* base, size_t baseLen, size_t expLen, CodedFailure* failure) const;
+  // True when this CPU and this modulus can use the AVX-512 IFMA kernel.
+  bool ifma() const { return ifma_ != nullptr; }
+  // Up to 8 modexps in one run of the IFMA kernel (ifma() must be true; items already Check()ed).
+  // outs[i] get |p| bytes each.
+  bool ModExpIfma(size_t count, const SecureBytes* bases, const SecureBytes* exps, SecureBytes* outs,
+                  CodedFailure* failure) const;
 
  private:
   ModpState() = default;
+  std::unique_ptr<ifma::IfmaModulus> ifma_;
+  std::vector<uint8_t> pBytes_;
   BIGNUM* p_ = nullptr;
   BN_MONT_CTX* mont_ = nullptr;
   size_t size_ = 0;
