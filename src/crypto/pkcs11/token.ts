@@ -173,6 +173,8 @@ export class Pkcs11Token {
   #pin?: string;
   /** Bumped by every login()/logout() that changed the login state (see loginEpoch). */
   #loginEpoch = 0;
+  /** This handle asked for the login (a PIN at open, or login()) and has not logged out since. */
+  #wantLogin = false;
 
   constructor(options: TokenOpenOptions) {
     this.label = options.tokenLabel;
@@ -199,11 +201,18 @@ export class Pkcs11Token {
   }
 
   /**
-   * Whether the token is logged in for this process, as the anchor session reports it (login
-   * state is per application per token, so one session tells for all of them, and a login or
-   * logout by another user of the module in this process shows here too).
+   * Whether this handle logged the token in (a PIN at open, or login()) and the token, asked
+   * through the anchor session, confirms it. Login state is per application per token, so one
+   * session tells for all of them, and a logout by another user of the module in this process
+   * shows here too. A login that only another user of the module made does not count: this
+   * handle was opened without a PIN and did not ask for one (its imported keys stay public).
    */
   get loggedIn(): boolean {
+    return this.#wantLogin && this.tokenLoggedIn();
+  }
+
+  /** The token's own answer: is the anchor session a user session (whoever logged it in)? */
+  private tokenLoggedIn(): boolean {
     if (!this.anchor || this.closed) return false;
     try {
       const state = this.p.C_GetSessionInfo(this.anchor).state;
@@ -239,10 +248,15 @@ export class Pkcs11Token {
     try {
       this.p.C_Login(anchor, P.CKU_USER, pin);
     } catch (e) {
-      if (isCkr(e, 'CKR_USER_ALREADY_LOGGED_IN')) return 'already-logged-in';
+      if (isCkr(e, 'CKR_USER_ALREADY_LOGGED_IN')) {
+        if (!this.#wantLogin) this.#loginEpoch++;
+        this.#wantLogin = true;
+        return 'already-logged-in';
+      }
       throw this.explain(e, `C_Login to token "${this.label}"`);
     }
     this.#pin = pin;
+    this.#wantLogin = true;
     this.#loginEpoch++;
     return 'logged-in';
   }
@@ -266,15 +280,16 @@ export class Pkcs11Token {
    */
   async logout(): Promise<'logged-out' | 'not-logged-in'> {
     const anchor = this.usableAnchor();
-    const was = this.loggedIn;
+    const was = this.tokenLoggedIn();
+    this.#pin = undefined;
+    if (this.#wantLogin) this.#loginEpoch++;
+    this.#wantLogin = false;
     try {
       this.p.C_Logout(anchor);
     } catch (e) {
       if (!isCkr(e, 'CKR_USER_NOT_LOGGED_IN')) throw this.explain(e, `C_Logout from token "${this.label}"`);
-      this.#pin = undefined;
       return 'not-logged-in';
     }
-    this.#pin = undefined;
     if (!was) return 'not-logged-in';
     this.#loginEpoch++;
     return 'logged-out';
@@ -338,6 +353,7 @@ export class Pkcs11Token {
         // Another user of the module in this process already logged this token in.
         if (!isCkr(e, 'CKR_USER_ALREADY_LOGGED_IN')) throw tokenError(e, `C_Login to token "${this.label}"`, { label: this.label });
       }
+      this.#wantLogin = true;
     }
   }
 
