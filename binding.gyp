@@ -20,6 +20,7 @@
         'native/src/rsa.cc',
         'native/src/kdf.cc',
         'native/src/cipher.cc',
+        'native/src/xfrm.cc',
       ],
       'include_dirs': [
         '<(node_root_dir)/include/node',

@@ -198,7 +198,10 @@ export function parseCommand(words: readonly string[], o: ParseOptions = {}): Pa
     return { kind: 'exit' };
   }
   if (cmd === 'initiate') {
-    return { kind: 'request', command: 'initiate', args: label(obj === undefined ? rest : [obj, ...rest], 'initiate', o) };
+    // Oakley: `initiate LABEL [new]` — `new` forces a fresh Phase 1 even when one is established.
+    const words = obj === undefined ? rest : [obj, ...rest];
+    const fresh = words.length === 2 && words[1] === 'new';
+    return { kind: 'request', command: 'initiate', args: { ...label(fresh ? words.slice(0, 1) : words, 'initiate', o), ...(fresh ? { fresh: true } : {}) } };
   }
   const objects = GRAMMAR[cmd];
   if (!objects) throw usage(`Unrecognized command '${cmd}'`);
@@ -240,7 +243,7 @@ const HELP: Readonly<Record<string, string>> = {
 export function helpText(topic?: string): string {
   if (topic && HELP[topic]) return HELP[topic] + '\n';
   return 'This command may be used to view and modify in.iked (Oakley) parameters.\n' +
-    Object.values(HELP).join('\n') + '\ninitiate <label>\n' + 'exit | quit   (interactive mode)\n';
+    Object.values(HELP).join('\n') + '\ninitiate <label> [new]   (Oakley: Phase 1 + Quick Mode now; new = a fresh Phase 1)\n' + 'exit | quit   (interactive mode)\n';
 }
 
 // ---------------------------------------------------------------------------------------------

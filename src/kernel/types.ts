@@ -182,6 +182,10 @@ export const KernelErr = {
   SPI_EXHAUSTED: 'IKE_ERR_KERNEL_SPI_EXHAUSTED',
   NO_SUCH_POLICY: 'IKE_ERR_KERNEL_NO_SUCH_POLICY',
   POLICY_EXISTS: 'IKE_ERR_KERNEL_POLICY_EXISTS',
+  /** The kernel lacks what the SA needs (Linux XFRM: EPROTONOSUPPORT, no esp4/esp6 or algorithm). */
+  UNSUPPORTED: 'IKE_ERR_KERNEL_UNSUPPORTED',
+  /** Any other refusal by the kernel (detail.errno, detail.extack). */
+  FAILED: 'IKE_ERR_KERNEL_FAILED',
 } as const;
 
 /**

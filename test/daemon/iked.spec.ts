@@ -84,6 +84,17 @@ describe('tools/iked', function () {
       assert.equal(sas[0]!.localIsInitiator, false);
     });
 
+    it('initiate LABEL new negotiates a fresh Phase 1 beside the established one', async () => {
+      const count = async () => (JSON.parse((await runTool('ikeadm', ['-j', '--control', a.control, 'dump', 'p1'])).stdout) as unknown[]).length;
+      const before = await count();
+      const again = await runTool('ikeadm', ['--control', a.control, 'initiate', 'a-to-b']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(await count(), before, 'reuses the established Phase 1');
+      const fresh = await runTool('ikeadm', ['--control', a.control, 'initiate', 'a-to-b', 'new']);
+      assert.equal(fresh.code, 0, fresh.stderr);
+      assert.equal(await count(), before + 1);
+    });
+
     it('read rule with a broken file keeps the running rules and says where', async () => {
       const broken = path.join(tmp, 'broken.conf');
       fs.writeFileSync(broken, '{\n  label "x"\n  local_addr 127.0.0.1\n  remote_addr nowhere!\n}\n');

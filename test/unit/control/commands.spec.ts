@@ -21,6 +21,7 @@ describe('ikeadm command parsing', () => {
     assert.deepEqual(parseCommand(['set', 'priv', 'ModKeys']), { kind: 'request', command: 'set priv', args: { level: 'modkeys' } });
     assert.deepEqual(parseCommand(['set', 'debug', 'all-op', '/tmp/x']), { kind: 'request', command: 'set debug', args: { level: 0x7fb, file: '/tmp/x' } });
     assert.deepEqual(parseCommand(['initiate', 'my rule']), { kind: 'request', command: 'initiate', args: { label: 'my rule' } });
+    assert.deepEqual(parseCommand(['initiate', 'my rule', 'new']), { kind: 'request', command: 'initiate', args: { label: 'my rule', fresh: true } });
     assert.deepEqual(parseCommand(['read', 'rule']), { kind: 'request', command: 'read rule', args: {} });
     assert.deepEqual(parseCommand(['write', 'rule', 'f']), { kind: 'request', command: 'write rule', args: { file: 'f' } });
     assert.deepEqual(parseCommand(['help']), { kind: 'help' });
@@ -56,6 +57,7 @@ describe('ikeadm command parsing', () => {
     assert.throws(() => parseCommand(['Get', 'stats']), usageErr(/Unrecognized command 'Get'/));
     assert.throws(() => parseCommand(['get', 'preshared', 'bogus', 'a', 'ip', 'b']), usageErr(/Unknown identity type 'bogus'/));
     assert.throws(() => parseCommand(['initiate']), usageErr(/expects one rule label/));
+    assert.throws(() => parseCommand(['initiate', 'r', 'old']), usageErr(/expects one rule label/));
   });
 
   it('parses debug levels like Solaris', () => {
