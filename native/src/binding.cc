@@ -1,6 +1,11 @@
 // Module initialisation only: each primitive registers its own exports.
 #include "common.h"
 
+namespace oakley {
+// native/src/xfrm.cc (declared here rather than in common.h: it is not a crypto primitive).
+void InitXfrm(Napi::Env env, Napi::Object exports);
+}  // namespace oakley
+
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -9,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   oakley::InitRsa(env, exports);
   oakley::InitKdf(env, exports);
   oakley::InitCipher(env, exports);
+  oakley::InitXfrm(env, exports);
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return exports;
 }

@@ -40,10 +40,6 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  if (o.kernel === 'xfrm') {
-    say('--kernel xfrm is not available yet (use --kernel memory)');
-    return 1;
-  }
   let dest: LogDestination;
   if (o.logFile && !o.debug) {
     try {

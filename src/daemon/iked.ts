@@ -166,7 +166,10 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   // Certificate rules carry the identity of their certificate (subject DN for local_id_type dn).
   const certIds = (rules: readonly Ikev1Rule[]): Ikev1Rule[] =>
     withLocalIds(rules, current.ike, (r) => current.keystore?.localId(r));
-  const kernel = new MemoryKernel({ clock, counters });
+  // --kernel xfrm: the Linux kernel's SADB/SPD over netlink; memory: SAs kept in the daemon.
+  const kernel = o.kernel === 'xfrm'
+    ? new XfrmKernel({ clock, counters, log: log.child({}, 'op'), flushOnClose: o.kernelFlush })
+    : new MemoryKernel({ clock, counters });
   try {
     transport = await UdpTransport.open({ addresses: o.listen, port: o.port, natPort: o.noNatT ? null : o.natPort, log, counters });
     const g = initial.ike.globals;
@@ -187,6 +190,16 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   }
   const eng = engine;
   const udp = transport;
+  // Kernel policy from ipsecinit.conf, as ipsecconf loads it on Solaris (§5.8), with IKE's own
+  // ports bypassed; close() removes what was installed. ACQUIREs then start negotiations (§5.5).
+  if (kernel instanceof XfrmKernel) {
+    const ports = [500, 4500, o.port, ...(o.noNatT ? [] : [o.natPort])];
+    for (const p of ipsecInitPolicies(initial.ipsec, ports)) {
+      await kernel.addPolicy(p).catch((e: unknown) => log.warn(`kernel policy not installed: ${(e as Error).message}`));
+    }
+    log.info('kernel policies installed from ipsecinit.conf', { policies: kernel.listPolicies().length });
+  }
+  attachAcquire(eng, { localPort: o.port });
 
   // Each reload parses everything first and returns the step that installs it, so a failure
   // anywhere leaves the running configuration untouched.

@@ -3,7 +3,7 @@
  * which let daemons run unprivileged and side by side in tests.
  *
  *   iked [-d] [-f FILE] [-p LEVEL] [-D FLAGS] [-N] [--root DIR] [--listen ADDR]... [--port N]
- *        [--nat-port N] [--control PATH] [--kernel memory|xfrm] [--log FILE] [--json-logs]
+ *        [--nat-port N] [--control PATH] [--kernel memory|xfrm] [--kernel-flush] [--log FILE] [--json-logs]
  *        [--metrics ADDR:PORT]
  *   iked -c [-f FILE] [--root DIR]
  */
@@ -37,6 +37,8 @@ export interface IkedOptions {
   readonly natPort: number;
   readonly control: string;
   readonly kernel: 'memory' | 'xfrm';
+  /** --kernel-flush: with xfrm, delete the SAs Oakley installed at shutdown (policies always go). */
+  readonly kernelFlush: boolean;
   readonly logFile?: string;
   readonly jsonLogs: boolean;
   /** --metrics: Prometheus text endpoint (GET /metrics) on a loopback address. */
@@ -45,7 +47,7 @@ export interface IkedOptions {
 
 export const USAGE = [
   'usage: iked [-d] [-f file] [-p base|modkeys|keymat] [-D flags] [-N] [--root DIR] [--listen ADDR]...',
-  '            [--port N] [--nat-port N] [--control PATH] [--kernel memory|xfrm] [--log FILE] [--json-logs]',
+  '            [--port N] [--nat-port N] [--control PATH] [--kernel memory|xfrm] [--kernel-flush] [--log FILE] [--json-logs]',
   '            [--metrics 127.0.0.1:PORT]',
   '       iked -c [-f file] [--root DIR]',
 ].join('\n');
@@ -97,6 +99,7 @@ export function parseIkedOptions(argv: readonly string[]): IkedOptions {
   let natPort = 4500;
   let control = '/var/run/oakley/iked.sock';
   let kernel: 'memory' | 'xfrm' = 'memory';
+  let kernelFlush = false;
   let logFile: string | undefined;
   let jsonLogs = false;
   let metrics: { host: string; port: number } | undefined;
@@ -136,6 +139,7 @@ export function parseIkedOptions(argv: readonly string[]): IkedOptions {
         kernel = k;
         break;
       }
+      case '--kernel-flush': kernelFlush = true; break;
       case '--log': logFile = value(); break;
       case '--json-logs': jsonLogs = true; break;
       case '--metrics': metrics = parseMetricsAddress(value()); break;
@@ -144,7 +148,7 @@ export function parseIkedOptions(argv: readonly string[]): IkedOptions {
   }
   if (port !== 0 && port === natPort) throw new UsageError(`--port and --nat-port are both ${port}`);
   return {
-    check, debug, root, privilege, debugFlags, noNatT, port, natPort, control, kernel, logFile, jsonLogs, ...(metrics ? { metrics } : {}),
+    check, debug, root, privilege, debugFlags, noNatT, port, natPort, control, kernel, kernelFlush, logFile, jsonLogs, ...(metrics ? { metrics } : {}),
     configFile: configFile ?? join(root, 'ike', 'config'),
     presharedFile: join(root, 'secret', 'ike.preshared'),
     ipsecInitFile: join(root, 'ipsecinit.conf'),

@@ -35,12 +35,12 @@ import { OakleyError } from '../../util/errors';
 import { Doi, NotifyType, ProtocolId, nameOf } from '../../wire/ikev1/iana';
 import { encodeMessage, encodePayloadChain } from '../../wire/ikev1/message';
 import {
-  ExchangeType, HeaderFlag, PayloadType, type IdPayload, type IsakmpHeader, type NotifyPayload, type Payload, type SaPayload,
+  ExchangeType, HeaderFlag, PayloadType, type DeletePayload, type IdPayload, type IsakmpHeader, type NotifyPayload, type Payload, type SaPayload,
 } from '../../wire/ikev1/types';
 import { Retransmitter } from '../retransmit';
 import type { ExchangeModule, Ikev1Engine } from './engine';
 import { informationalHash, quickHash1, quickHash2, quickHash3 } from './hashes';
-import { ipsecNotify } from './informational';
+import { ipsecNotify, sendInformational } from './informational';
 import { installLifetimes, minNonZero, normalizeP2Lifetimes } from './lifetimes';
 import type { Phase1Context } from './phase1-context';
 import { ExchangeErr, ExchangeError } from './phase1-steps';
@@ -400,6 +400,11 @@ async function installPair(engine: Ikev1Engine, ctx: Phase1Context, ex: QmExchan
     await engine.kernel.updateSa(inbound);
   } catch (e) {
     await engine.kernel.delSa({ dst: outbound.dst, spi: outbound.spi, protocol: 'esp' }).catch(() => undefined);
+    // solaris-ike.md §5.5 step 8: a pair that fails to install is deleted with a Delete, so a
+    // peer that did install its half (it may, e.g. when only our kernel lacks ESP) removes it.
+    engine.counters.inc('p2.install_failed');
+    const d: DeletePayload = { type: PayloadType.D, doi: Doi.IPSEC, protocol: ProtocolId.IPSEC_ESP, spiSize: 4, spis: [spiBytes(inbound.spi)] };
+    await sendInformational(engine, ctx, [d]).catch((x: unknown) => engine.log.warn(`Delete after failed install not sent: ${(x as Error).message}`));
     throw e;
   }
   const ep = enginePhase2(engine);
