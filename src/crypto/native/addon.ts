@@ -16,9 +16,23 @@ export interface NativeModpContext {
   modexp(base: Buffer, exp: Buffer): Buffer;
   /** The same on the libuv pool. */
   modexpAsync(base: Buffer, exp: Buffer): Promise<Buffer>;
-  /** Many independent base[i]^exp[i] mod p as ONE pool job. */
-  modexpBatch(bases: readonly Buffer[], exps: readonly Buffer[]): Promise<Buffer[]>;
+  /**
+   * Many independent base[i]^exp[i] mod p as ONE pool job. `auto` (default): runs of 8 through the
+   * AVX-512 IFMA kernel when {@link batchKernel} is 'ifma' and there are 2 or more items (a lone
+   * remainder goes to OpenSSL); `ifma` forces the kernel for every chunk (throws a RangeError when
+   * unavailable); `portable` forces OpenSSL's BN_mod_exp_mont_consttime.
+   */
+  modexpBatch(bases: readonly Buffer[], exps: readonly Buffer[], kernel?: ModexpKernel): Promise<Buffer[]>;
+  /** The same on the calling thread (timing measurements, tests). */
+  modexpBatchSync(bases: readonly Buffer[], exps: readonly Buffer[], kernel?: ModexpKernel): Buffer[];
+  /** This CPU has AVX-512 IFMA and the modulus suits the kernel (1024..8192 bits). */
+  readonly ifmaAvailable: boolean;
+  /** What `auto` batches use: 'portable' also when OAKLEY_MODEXP=portable is set. */
+  readonly batchKernel: 'ifma' | 'portable';
 }
+
+/** Kernel choice of a modexp batch (native/src/modexp.cc). */
+export type ModexpKernel = 'auto' | 'ifma' | 'portable';
 
 export interface NativeEcKeyPair {
   /** Scalar, left-padded to the order size. */
@@ -47,6 +61,8 @@ export type NativeCipher = 'aes' | '3des' | 'des' | 'blowfish';
 export interface OakleyAddon {
   readonly opensslVersion: string;
   ModpContext: new (p: Buffer) => NativeModpContext;
+  /** CPU support for the IFMA kernel (cpuid + xgetbv) and whether OAKLEY_MODEXP=portable turned it off. */
+  modexpKernels(): { ifmaCpu: boolean; portableForced: boolean };
   ecKeygen(curve: string, privateKey?: Buffer | null): NativeEcKeyPair;
   ecKeygenAsync(curve: string, privateKey?: Buffer | null): Promise<NativeEcKeyPair>;
   /** x-coordinate of priv * peer (peer 04|x|y, checked on the curve), left-padded to the field size. */
