@@ -3,7 +3,8 @@
 # Debian and npm registries: softhsm2 (apt-get, when missing), npm packages, the native addon
 # (against node's headers in /usr/include/node; node-gyp must never download them), TypeScript.
 # Idempotent and quiet when everything is already in place.
-# With --interop, also strongSwan (the reference peer of test/interop) and the namespace tools.
+# With --interop, also strongSwan (the reference peer of test/interop) and the namespace tools;
+# with --kernel, iproute2 and strace (test/kernel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,11 @@ if [ "${1:-}" = --interop ]; then
   command -v pki >/dev/null 2>&1 || need+=(strongswan-pki)
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+fi
+if [ "${1:-}" = --kernel ]; then
+  # test:kernel: namespaces and XFRM state/policy listings (iproute2), iproute2's own requests (strace).
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v strace >/dev/null 2>&1 || need+=(strace)
 fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
