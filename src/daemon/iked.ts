@@ -86,7 +86,7 @@ export function loadPreshared(file: string, text?: string): { entries: Preshared
  * before start, so an error would keep the preshared rules down too. Such a rule fails its
  * negotiations with a message naming what is missing.
  */
-export function loadKeystore(o: Pick<IkedOptions, 'publicKeysDir' | 'privateKeysDir'>, ike: IkeConfig): DaemonKeystore {
+export function loadKeystore(o: Pick<IkedOptions, 'publicKeysDir' | 'privateKeysDir' | 'crlsDir'>, ike: IkeConfig): DaemonKeystore {
   return DaemonKeystore.load(o, ike.globals);
 }
 
@@ -95,7 +95,7 @@ export function loadKeystore(o: Pick<IkedOptions, 'publicKeysDir' | 'privateKeys
  * certificate stores (loadKeystore).
  * @throws OakleyError IKE_ERR_CONFIG naming file:line:column
  */
-export function loadConfig(o: Pick<IkedOptions, 'configFile' | 'presharedFile' | 'ipsecInitFile' | 'publicKeysDir' | 'privateKeysDir'>): LoadedConfig {
+export function loadConfig(o: Pick<IkedOptions, 'configFile' | 'presharedFile' | 'ipsecInitFile' | 'publicKeysDir' | 'privateKeysDir' | 'crlsDir'>): LoadedConfig {
   const ipsecText = readText(o.ipsecInitFile, true);
   const ipsec = ipsecText === undefined ? [] : parseIpsecInit(ipsecText, o.ipsecInitFile);
   const { ike, rules } = loadRules(o.configFile, ipsec);
@@ -176,7 +176,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     engine = new Ikev1Engine({
       transport, crypto, kernel, clock, counters, log: log.child({}, 'phase1'), natPort: o.natPort,
       rules: certIds(initial.rules),
-      credentials: { presharedKey: (l, p, id) => presharedLookup(current.preshared)(l, p, id), ...keystoreCredentials(crypto.rsa, () => current) },
+      credentials: { presharedKey: (l, p, id) => presharedLookup(current.preshared)(l, p, id), ...keystoreCredentials(crypto.rsa, () => current, (m) => log.warn(m)) },
       settings: {
         p1NonceLength: g.p1NonceLen, p2NonceLength: Math.min(g.p2NonceLen, 256), expireMs: g.expireTimerSecs * 1000, natT: !o.noNatT, dpdIdleMs: g.dpdIdleSecs * 1000,
         retransmit: { initMs: g.retryTimerInitSecs * 1000, maxMs: g.retryTimerMaxSecs * 1000, limit: g.retryLimit },

@@ -10,6 +10,8 @@
  *    as is while inside its validity window; a pinned CA certificate also serves as an anchor.
  *  - A peer's end-entity certificate must carry its Phase 1 identity and chain to an anchor (the
  *    checks shared with MinimalKeystore), then match the rule's `remote_id` selector.
+ *  - Unless `ignore_crls`, each certificate on a chain to an anchor is checked against its CA's
+ *    CRL from ROOT/ike/crls (crl-store.ts); pinned cert_trust end entities are not (no chain).
  *
  * Loading never fails on a bad file: the file is skipped with a warning naming it, so one broken
  * slot cannot keep the daemon (or its other rules) down; `iked -c` prints the same warnings.
@@ -30,12 +32,15 @@ import { OakleyError } from '../util/errors';
 import { NotifyType } from '../wire/ikev1/iana';
 import type { IdValue } from '../wire/ikev1/id';
 import { altNames, certificateDns, certificateNames, matchesSelector, selectorOf, type AltName, type Selector } from './cert-names';
+import { CrlStore } from './crl-store';
 import { chainToAnchor, checkValidity, endEntityFor, KeystoreErr, parseCertificates, receivedCertificates, subjectDer } from './minimal';
 
 /** Where the two stores live (IkedOptions has both). */
 export interface KeystoreDirs {
   readonly publicKeysDir: string;
   readonly privateKeysDir: string;
+  /** ROOT/ike/crls; without it no CRL is read. */
+  readonly crlsDir?: string;
 }
 
 /** The trust part of ike/config's globals. */
@@ -44,6 +49,10 @@ export interface KeystoreTrust {
   readonly certTrust: readonly string[];
   /** max_certs: how many peer certificates the cache keeps (default 1024). */
   readonly maxCerts?: number;
+  /** ignore_crls: chains to an anchor are not checked against crls/. */
+  readonly ignoreCrls?: boolean;
+  /** use_http: CRL fetching over HTTP, which is reported as unsupported. */
+  readonly useHttp?: boolean;
 }
 
 export interface StoredCertificate {
@@ -151,6 +160,8 @@ export class DaemonKeystore {
     readonly keys: readonly StoredKey[],
     readonly warnings: readonly string[],
     private readonly now: () => number,
+    /** The CRLs of crls/ (empty without crlsDir). */
+    readonly crls: CrlStore,
   ) {
     const root = selectorOf(trust.certRoot);
     const pin = selectorOf(trust.certTrust);
@@ -175,7 +186,9 @@ export class DaemonKeystore {
     const certs = each(dirs.publicKeysDir, 'certificate', (s) => loadCertificate(dirs.publicKeysDir, s, warnings));
     const keys = each(dirs.privateKeysDir, 'RSA private key', (s) => loadKey(dirs.privateKeysDir, s));
     warnings.push(...secretModeWarnings(dirs.privateKeysDir, keys.map((k) => k.slot)));
-    const ks = new DaemonKeystore(dirs, trust, certs, keys, warnings, now);
+    // With ignore_crls the directory is not even read: nothing in it can matter.
+    const crls = dirs.crlsDir !== undefined && !trust.ignoreCrls ? CrlStore.load(dirs.crlsDir, warnings, trust.useHttp) : CrlStore.empty();
+    const ks = new DaemonKeystore(dirs, trust, certs, keys, warnings, now, crls);
     for (const [kw, list] of [['cert_root', trust.certRoot], ['cert_trust', trust.certTrust]] as const) {
       for (const s of list.filter((x) => !x.startsWith('!'))) {
         if (!certs.some((c) => c.names.has(s))) warnings.push(`${kw} "${s}" matches no certificate in ${dirs.publicKeysDir}`);
@@ -242,12 +255,15 @@ export class DaemonKeystore {
 
   /**
    * Checks a peer: its end-entity certificate (sent, or when it sent none, one of ours that carries
-   * its identity) must carry `peerId`, be pinned by cert_trust or chain to an anchor, and match
-   * the rule's remote_id. Accepted certificates join the certcache.
+   * its identity) must carry `peerId`, be pinned by cert_trust or chain to an anchor with no
+   * certificate on the chain revoked by its CA's CRL (unless ignore_crls), and match the rule's
+   * remote_id. Accepted certificates join the certcache.
+   * @param warn receives stale or untrusted CRL warnings (crl-store.ts)
    * @returns the certificate's verification key
-   * @throws OakleyError KeystoreErr.* with detail.notify (MinimalKeystore's codes)
+   * @throws OakleyError KeystoreErr.* with detail.notify (MinimalKeystore's codes, and REVOKED)
    */
-  async verify(rsa: RsaProvider, rule: IkeRule | undefined, peerId: IdValue, received: readonly Buffer[]): Promise<RsaPublicKey> {
+  async verify(rsa: RsaProvider, rule: IkeRule | undefined, peerId: IdValue, received: readonly Buffer[],
+    warn?: (message: string) => void): Promise<RsaPublicKey> {
     const now = this.now();
     const certs = received.length ? receivedCertificates(received) : this.certificates.map((c) => c.cert);
     let leaf: X509Certificate;
@@ -263,7 +279,8 @@ export class DaemonKeystore {
       checkValidity(leaf, now);
     } else {
       const intermediates = [...certs, ...this.certificates.map((c) => c.cert)].filter((c) => c.ca);
-      chainToAnchor(leaf, intermediates, this.anchors.map((a) => a.cert), now);
+      const path = chainToAnchor(leaf, intermediates, this.anchors.map((a) => a.cert), now);
+      await this.crls.check(path, now, warn);
     }
     if (rule) {
       const names = stored?.names ?? certificateNames(leaf);
@@ -359,8 +376,9 @@ export interface KeystoreState {
  * The engine's certificate credentials over the daemon's current state, read at each call so a
  * reload (new rules and a new keystore installed together) takes effect for the next exchange.
  * Engine rules are matched to ike/config rules by label.
+ * @param warn where stale or untrusted CRL warnings go (the daemon's log)
  */
-export function keystoreCredentials(rsa: RsaProvider, state: () => KeystoreState):
+export function keystoreCredentials(rsa: RsaProvider, state: () => KeystoreState, warn?: (message: string) => void):
   Required<Pick<Ikev1Credentials, 'rsaSigner' | 'rsaVerifier' | 'certificateAuthorities'>> {
   const ruleOf = (r: Ikev1Rule): IkeRule | undefined => state().ike.rules.find((x) => x.label === r.label);
   const store = (): DaemonKeystore => {
@@ -374,7 +392,7 @@ export function keystoreCredentials(rsa: RsaProvider, state: () => KeystoreState
       if (!rule) throw new OakleyError(KeystoreErr.NO_CERT, `rule "${r.label}" is not in the running ike/config`, { notify: NotifyType.AUTHENTICATION_FAILED });
       return store().signer(rsa, rule);
     },
-    rsaVerifier: async (r, peerId, certs) => store().verify(rsa, ruleOf(r), peerId, certs),
+    rsaVerifier: async (r, peerId, certs) => store().verify(rsa, ruleOf(r), peerId, certs, warn),
     certificateAuthorities: () => state().keystore?.authorities() ?? [],
   };
 }

@@ -13,7 +13,7 @@
  *
  * The private key is loaded through the crypto suite's RSA provider, so it may be a PEM file in
  * software or an object on a PKCS#11 token (SoftHSM in tests). No revocation checking (no CRL, no
- * OCSP): that is for the full keystore (ikecert).
+ * OCSP): the daemon's keystore checks CRLs (crl-store.ts).
  */
 import { X509Certificate } from 'node:crypto';
 
@@ -30,6 +30,8 @@ export const KeystoreErr = {
   EXPIRED: 'IKE_ERR_CERT_EXPIRED',
   ID_MISMATCH: 'IKE_ERR_CERT_ID_MISMATCH',
   NO_CERT: 'IKE_ERR_CERT_UNAVAILABLE',
+  /** Listed in its CA's CRL (crl-store.ts). */
+  REVOKED: 'IKE_ERR_CERT_REVOKED',
 } as const;
 
 export interface MinimalKeystoreOptions {
@@ -154,21 +156,24 @@ export function endEntityFor(peerId: IdValue, certs: readonly X509Certificate[])
  * Walks from `leaf` to one of `anchors` through `intermediates` (each link: issuer name matches
  * and the signature verifies), checking every validity window on the way.
  * @param maxChain longest chain accepted, end entity to anchor (default 4)
+ * @returns the chain, end entity first and anchor last, each certificate issued by the next
  * @throws OakleyError UNTRUSTED (INVALID-CERT-AUTHORITY) or EXPIRED (INVALID-CERTIFICATE)
  */
 export function chainToAnchor(leaf: X509Certificate, intermediates: readonly X509Certificate[], anchors: readonly X509Certificate[],
-  now: number, maxChain = 4): void {
+  now: number, maxChain = 4): X509Certificate[] {
   let current = leaf;
+  const path = [leaf];
   for (let depth = 0; depth < maxChain; depth++) {
     checkValidity(current, now);
     const anchor = anchors.find((a) => current.checkIssued(a) && current.verify(a.publicKey));
     if (anchor) {
       checkValidity(anchor, now);
-      return;
+      return [...path, anchor];
     }
     const next = intermediates.find((c) => c !== current && current.checkIssued(c) && current.verify(c.publicKey));
     if (!next) break;
     current = next;
+    path.push(next);
   }
   throw new OakleyError(KeystoreErr.UNTRUSTED,
     `certificate "${leaf.subject.replace(/\n/g, ', ')}" (issuer "${leaf.issuer.replace(/\n/g, ', ')}") does not chain to a trusted CA`,
