@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { loadAddon } from '../src/crypto/native/addon';
 import type { CryptoPath } from '../src/crypto/types';
 import { KDF_OPS } from './crypto/kdf.bench';
+import { ifmaSection, type IfmaReport } from './crypto/ifma.bench';
 import { KE_OPS } from './crypto/ke.bench';
 import { SkipOp, type OpDef, type PreparedOp } from './crypto/op';
 import { RSA_OPS, setRsaKeyDir } from './crypto/rsa.bench';
@@ -26,6 +27,7 @@ import { sampleAlternating, sampleBenchmarkJs, warmUp, type Sample } from './lib
 import { OpensslReference, opensslVersion, type OpensslAlg } from './lib/openssl';
 import { opSelected, parseOptions, USAGE, type BenchOptions } from './lib/options';
 import { Progress } from './lib/progress';
+import { renderIfmaSvg } from './lib/ifma-svg';
 import { deriveRatios, formatTable, type CellResult, type OpResult } from './lib/results';
 import { alternate, median, min } from './lib/stats';
 import { renderSvg } from './lib/svg';
@@ -132,12 +134,13 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const load0 = loadavg();
   const ops = ALL_OPS.filter((op) => opSelected(op.id, o.ops));
-  if (ops.length === 0) throw new Error(`OPS=${o.ops?.join(',')} selects no operation\n${USAGE}`);
+  const ifmaOn = o.ifma && opSelected('ifma', o.ops);
+  if (ops.length === 0 && !ifmaOn) throw new Error(`OPS=${o.ops?.join(',')} selects no operation\n${USAGE}`);
   mkdirSync(o.outDir, { recursive: true });
   setRsaKeyDir(join(o.outDir, 'keys'));
 
   const algs = o.openssl ? opensslAlgsFor(ops) : [];
-  const progress = new Progress(1 + algs.length * o.opensslRuns + ops.length * o.backends.length + (o.targets ? 3 : 0));
+  const progress = new Progress(1 + algs.length * o.opensslRuns + ops.length * o.backends.length + (o.targets ? 3 : 0) + (ifmaOn ? 1 : 0));
   progress.step(`opening backends: ${o.backends.join(', ')}`);
   const paths = await openPaths(o.backends);
 
@@ -209,6 +212,11 @@ async function main(): Promise<number> {
       progress.step('target 3: event-loop delay');
       targetResults.push(await target3(topts));
     }
+    let ifma: IfmaReport | undefined;
+    if (ifmaOn) {
+      progress.step('IFMA modexp vs OpenSSL, dudect');
+      ifma = ifmaSection({ samples: o.samples, sampleMs: o.sampleMs, quick: o.quick, note: (s: string) => progress.note(s) });
+    }
     progress.end();
 
     // ---- report ----
@@ -239,6 +247,11 @@ async function main(): Promise<number> {
       }
     }
 
+    if (ifma) {
+      lines.push('');
+      lines.push(...ifma.lines);
+    }
+
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
     const json = {
       schema: 'oakley-bench-crypto/1',
@@ -253,6 +266,7 @@ async function main(): Promise<number> {
       paths: paths.map((p) => ({ path: p.path, available: p.backend !== null, reason: p.reason, openMs: p.openMs })),
       ops: results,
       targets: targetResults,
+      ifma,
     };
     const jsonFile = join(o.outDir, `crypto-${stamp}.json`);
     writeFileSync(jsonFile, JSON.stringify(json, null, 2) + '\n');
@@ -268,11 +282,16 @@ async function main(): Promise<number> {
         `Wall-clock medians on a shared machine: 1-min load average ${load0[0].toFixed(2)} at start, ${load1[0].toFixed(2)} at end; '×fastest' compares the paths of one operation.`,
       ],
     }));
+    if (ifma && ifma.rows.length) {
+      writeFileSync(join(o.outDir, 'ifma.svg'), renderIfmaSvg(ifma.rows, 'IFMA multi-buffer modexp vs OpenSSL constant-time modexp (per core)',
+        `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC · ${cpu} · load ${load0[0].toFixed(2)}→${load1[0].toFixed(2)} · ${o.samples} samples`));
+    }
     const pngFile = join(o.outDir, 'crypto.png');
     const converter = toPng(svgFile, pngFile);
     lines.push('');
     lines.push(`results: ${jsonFile}`);
     lines.push(`         ${join(o.outDir, 'latest.json')}`);
+    if (ifma && ifma.rows.length) lines.push(`ifma:    ${join(o.outDir, 'ifma.svg')}`);
     lines.push(`chart:   ${svgFile}${converter ? `\n         ${pngFile} (${converter})` : ' (no PNG: neither rsvg-convert nor convert is installed)'}`);
     process.stdout.write(lines.join('\n') + '\n');
     failed = targetResults.some((t) => t.verdict === 'FAIL');

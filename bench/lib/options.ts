@@ -9,6 +9,8 @@
  *   QUICK=1  / --quick                         few samples, a subset of ops, shorter targets (< ~60 s)
  *   OPENSSL=0 / --no-openssl                   skip the `openssl speed` reference
  *   TARGETS=0 / --no-targets                   skip the three PASS/FAIL target checks
+ *   IFMA=0   / --no-ifma                       skip the IFMA-vs-OpenSSL modexp rows and the dudect
+ *                                              test (OPS=ifma runs only them)
  *   OUT      / --out=DIR                       results directory (default bench/results)
  */
 import { join } from 'node:path';
@@ -25,12 +27,14 @@ export interface BenchOptions {
   /** How many times `openssl speed` runs (spread over the run); the median is used. */
   readonly opensslRuns: number;
   readonly targets: boolean;
+  /** The IFMA multi-buffer modexp section (bench/crypto/ifma.bench.ts). */
+  readonly ifma: boolean;
   readonly outDir: string;
   readonly help: boolean;
 }
 
 /** Ops measured in --quick mode (unless OPS says otherwise). */
-export const QUICK_OPS = ['modp14', 'ecp19', 'rsa2048-sign', 'rsa2048-verify', 'ikev1-keymat', 'hmac-sha256-64'];
+export const QUICK_OPS = ['ifma', 'modp14', 'ecp19', 'rsa2048-sign', 'rsa2048-verify', 'ikev1-keymat', 'hmac-sha256-64'];
 
 function parseArgv(argv: readonly string[]): Map<string, string> {
   const m = new Map<string, string>();
@@ -70,6 +74,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, be
   }
   const noOpenssl = a.has('no-openssl');
   const noTargets = a.has('no-targets');
+  const noIfma = a.has('no-ifma');
   return {
     quick,
     backends: backends as CryptoPath[],
@@ -79,6 +84,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, be
     openssl: !noOpenssl && (bool(env.OPENSSL) ?? true),
     opensslRuns: int('OPENSSL_RUNS', get('openssl-runs', 'OPENSSL_RUNS'), 1, 9) ?? (quick ? 1 : 3),
     targets: !noTargets && (bool(env.TARGETS) ?? true),
+    ifma: !noIfma && (bool(env.IFMA) ?? true),
     outDir: get('out', 'OUT') ?? join(benchDir, 'results'),
     help: a.has('help'),
   };
@@ -91,7 +97,7 @@ export function opSelected(id: string, filter: readonly string[] | null): boolea
 }
 
 export const USAGE = `usage: node dist/bench/run.js [--quick] [--backends=node,native,pkcs11] [--ops=modp14,rsa2048,...]
-                              [--samples=N] [--sample-ms=N] [--openssl-runs=N] [--no-openssl] [--no-targets] [--out=DIR]
-env equivalents: QUICK=1 BACKENDS=... OPS=... SAMPLES=N SAMPLE_MS=N OPENSSL_RUNS=N OPENSSL=0 TARGETS=0 OUT=DIR
-ops: modp2 modp14 modp15 modp16 modp18 ecp19 ecp20 ecp21 rsa2048-sign rsa2048-verify rsa3072-sign
+                              [--samples=N] [--sample-ms=N] [--openssl-runs=N] [--no-openssl] [--no-targets] [--no-ifma] [--out=DIR]
+env equivalents: QUICK=1 BACKENDS=... OPS=... SAMPLES=N SAMPLE_MS=N OPENSSL_RUNS=N OPENSSL=0 TARGETS=0 IFMA=0 OUT=DIR
+ops: ifma (IFMA vs OpenSSL modexp, groups 14-18, + dudect) modp2 modp14 modp15 modp16 modp18 ecp19 ecp20 ecp21 rsa2048-sign rsa2048-verify rsa3072-sign
      rsa3072-verify rsa4096-sign rsa4096-verify ikev1-keymat hmac-sha256-64 (prefixes work: rsa, modp, ecp)`;
