@@ -20,9 +20,13 @@ async function main(): Promise<unknown> {
       case 'expire': {
         const got = new Promise<ExpireEvent>((resolve) => k.events.once('expire', resolve));
         const spi = await k.getSpi({ src: args.src!, dst: args.dst!, protocol: 'esp' });
-        const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no EXPIRE')), args.waitMs ?? 5000));
-        const ev = await Promise.race([got, timeout]);
-        return { spi, ...ev };
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no EXPIRE')), args.waitMs ?? 5000)));
+        try {
+          return { spi, ...await Promise.race([got, timeout]) };
+        } finally {
+          clearTimeout(timer);
+        }
       }
       case 'addsa':
         try {
