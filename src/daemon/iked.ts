@@ -179,6 +179,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
       credentials: { presharedKey: (l, p, id) => presharedLookup(current.preshared)(l, p, id), ...keystoreCredentials(crypto.rsa, () => current, (m) => log.warn(m)) },
       settings: {
         p1NonceLength: g.p1NonceLen, p2NonceLength: Math.min(g.p2NonceLen, 256), expireMs: g.expireTimerSecs * 1000, natT: !o.noNatT, dpdIdleMs: g.dpdIdleSecs * 1000,
+        admission: { maxHalfOpen: g.halfOpenMax, perSourceRate: g.newPerSource, perSourceBurst: 2 * g.newPerSource },
         retransmit: { initMs: g.retryTimerInitSecs * 1000, maxMs: g.retryTimerMaxSecs * 1000, limit: g.retryLimit },
       },
     });

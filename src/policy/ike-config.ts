@@ -9,6 +9,10 @@
  * Oakley extension, global: `dpd_idle_secs N` (default 0 = off) — send an RFC 3706 R-U-THERE
  * after N idle seconds on an ISAKMP SA whose peer announced DPD; peers that stop answering are
  * declared dead and their SAs deleted. R-U-THERE from a peer is always answered.
+ * Oakley extensions, global, flood bounds (src/exchange/ikev1/admission.ts): `p1_half_open_max N`
+ * (default 4096, 0 = no cap) half-open responder SAs at most, the oldest evicted first;
+ * `p1_new_per_source N` (default 500, 0 = no limit) new responder SAs per second per source
+ * address, with a burst of twice that.
  *
  * Differences from S11, on purpose: mixing preshared and certificate transforms is refused in every
  * rule, not only for inherited transforms (§1.7 step 5); an octal number with digits 8/9 is an
@@ -103,6 +107,9 @@ export interface IkeGlobals {
   readonly expireTimerSecs: number;
   /** Oakley: dpd_idle_secs (0 = off). */
   readonly dpdIdleSecs: number;
+  /** Oakley: p1_half_open_max, p1_new_per_source. */
+  readonly halfOpenMax: number;
+  readonly newPerSource: number;
   readonly retryLimit: number;
   readonly retryTimerInitSecs: number;
   readonly retryTimerMaxSecs: number;
@@ -149,7 +156,7 @@ const emptyDefaults = (): Defaults => ({
 
 const GLOBAL_ONLY = new Set(['cert_root', 'cert_trust', 'cert_request', 'ignore_crls', 'use_http', 'proxy', 'socks', 'ldap_server',
   'pkcs11_path', 'expire_timer', 'retry_limit', 'retry_timer_init', 'retry_timer_max', 'max_certs', 'nat_t_port',
-  'p1_lifetime_secs', 'p1_nonce_len', 'p2_nonce_len', 'label_aware', 'dpd_idle_secs']);
+  'p1_lifetime_secs', 'p1_nonce_len', 'p2_nonce_len', 'label_aware', 'dpd_idle_secs', 'p1_half_open_max', 'p1_new_per_source']);
 /** Oakley crypto-path keywords (crypto-config.ts) and their argument counts. */
 const CRYPTO_KEYWORDS: Readonly<Record<string, number>> = {
   pkcs11_token: 1, crypto_path: 2, dh_exponent_bits: 1, pkcs11_secret_on_token: 1, pkcs11_token_random: 1,
@@ -300,7 +307,7 @@ export function parseIkeConfig(text: string, file: string): IkeConfig {
   const g = {
     certRoot: [] as string[], certTrust: [] as string[], certRequest: [] as string[], ignoreCrls: false, useHttp: false,
     proxy: undefined as string | undefined, socks: undefined as string | undefined, ldapServers: [] as { host: string; port: number }[],
-    pkcs11Path: undefined as string | undefined, expireTimerSecs: 300, dpdIdleSecs: 0, retryLimit: 5, retryTimerInitSecs: 0.5, retryTimerMaxSecs: 30,
+    pkcs11Path: undefined as string | undefined, expireTimerSecs: 300, dpdIdleSecs: 0, halfOpenMax: 4096, newPerSource: 500, retryLimit: 5, retryTimerInitSecs: 0.5, retryTimerMaxSecs: 30,
     maxCerts: 1024, natTPort: 4500, p1LifetimeSecs: P1_LIFETIME.defaultSecs as number, p1NonceLen: 64, p2NonceLen: 64, labelAware: false,
     wireLabel: undefined as string | undefined,
   };
@@ -454,6 +461,8 @@ export function parseIkeConfig(text: string, file: string): IkeConfig {
       }
       case 'expire_timer': g.expireTimerSecs = c.uint(t, 'seconds'); break;
       case 'dpd_idle_secs': g.dpdIdleSecs = c.uint(t, 'seconds (0 = no DPD)'); break;
+      case 'p1_half_open_max': g.halfOpenMax = c.uint(t, 'a number of half-open Phase 1 SAs (0 = no cap)'); break;
+      case 'p1_new_per_source': g.newPerSource = c.uint(t, 'new Phase 1 SAs per second per source (0 = no limit)'); break;
       case 'retry_limit': g.retryLimit = c.uint(t, 'a retransmission count'); break;
       case 'retry_timer_init': g.retryTimerInitSecs = secondsOrFloat(t); break;
       case 'retry_timer_max': g.retryTimerMaxSecs = secondsOrFloat(t); break;

@@ -9,6 +9,7 @@ import type { Endpoint } from '../../net/transport';
 import type { RetransmitConfig } from '../retransmit';
 import type { P1Transform, P2Policy } from './proposals';
 import type { TrafficSelectors } from './traffic-selectors';
+import { DEFAULT_ADMISSION, type AdmissionSettings } from './admission';
 
 /** An inclusive address range, addresses as integers (IPv4 32-bit, IPv6 128-bit). */
 export interface IpRange {
@@ -85,6 +86,8 @@ export interface Ikev1Settings {
    * message carrying CONNECTED. Off by default, as in Solaris.
    */
   readonly p2Commit: boolean;
+  /** Flood bounds for new responder SAs (admission.ts). */
+  readonly admission: AdmissionSettings;
 }
 
 export const DEFAULT_SETTINGS: Ikev1Settings = {
@@ -95,4 +98,5 @@ export const DEFAULT_SETTINGS: Ikev1Settings = {
   natT: true,
   dpdIdleMs: 0,
   p2Commit: false,
+  admission: DEFAULT_ADMISSION,
 };

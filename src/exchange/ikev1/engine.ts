@@ -33,6 +33,7 @@ import type { InMessage, Phase1Services, SendOptions } from './services';
 import { attachPhase2 } from './phase2';
 import { deleteIsakmpSa } from './informational';
 import { quickMode, type ChildSaPair, type QuickModeOptions } from './quick-mode';
+import { Admission } from './admission';
 
 export interface Ikev1EngineOptions {
   readonly transport: Transport;
@@ -71,6 +72,8 @@ export class Ikev1Engine implements Phase1Services {
   readonly log: Logger;
   readonly counters: Counters;
   readonly natPort: number;
+  /** Flood bounds for new responder SAs. */
+  readonly admission: Admission;
   /** Set by the Phase 2 module (phase2.ts): whether our MM5/AM3 should carry INITIAL-CONTACT. */
   initialContact?: (ctx: Phase1Context) => boolean;
   private ruleList: readonly Ikev1Rule[];
@@ -91,6 +94,7 @@ export class Ikev1Engine implements Phase1Services {
     this.settings = { ...DEFAULT_SETTINGS, ...o.settings };
     this.log = o.log ?? nullLogger();
     this.counters = o.counters ?? new Counters();
+    this.admission = new Admission(this.settings.admission, this.clock, this.counters);
     this.natPort = o.natPort ?? IkePort.NAT_T;
     this.unsubscribe = this.transport.onReceive((d) => this.receive(d));
     attachPhase2(this);
@@ -302,8 +306,11 @@ export class Ikev1Engine implements Phase1Services {
         this.counters.inc('rx.no_sa');
         return;
       }
+      if (!this.admission.admitSource(from.address)) return;
       ctx = this.newResponder(header, from, to);
       if (!ctx) return;
+      const evicted = this.admission.addEmbryonic(ctx);
+      if (evicted) this.deletePhase1(evicted, 'half-open cap reached: the oldest negotiation that never got past its first message is dropped');
     }
     await this.phase1Message(ctx, isakmp, header, from, to);
   }
@@ -415,6 +422,7 @@ export class Ikev1Engine implements Phase1Services {
       if (!(sa.natT.floated) && to.port === this.natPort) sa.natT.floated = true;
       if (sa.natT.floated) sa.peer = from;
       await row.handler(this, ctx, msg);
+      if (sa.role === 'responder' && ctx.step !== 'START') this.admission.settled(ctx);
       ctx.step = row.to;
       ctx.responses.answer(isakmp, this.sentNow.get(ctx) ?? []);
       this.log.debug(`SA ${sa.cookieString()}: ${row.story}`);
@@ -482,6 +490,7 @@ export class Ikev1Engine implements Phase1Services {
     if (sa.state !== IkeSaState.DELETING) sa.setState(IkeSaState.DELETING, reason);
     sa.setState(IkeSaState.DESTROYED, reason);
     this.sas.delete(sa.icookie.toString('hex'));
+    this.admission.settled(ctx);
     ctx.retransmitter?.stop();
   }
 
@@ -500,6 +509,7 @@ export class Ikev1Engine implements Phase1Services {
     this.log.warn(`Phase 1 with ${endpointKey(sa.peer)} failed: ${error.message}`);
     sa.setState(IkeSaState.DESTROYED, { text: error.message, code: (error as OakleyError).code, peerAnswered });
     this.sas.delete(sa.icookie.toString('hex'));
+    this.admission.settled(ctx);
     ctx.retransmitter?.stop();
     ctx.ke?.dispose();
     ctx.settle(error);

@@ -141,6 +141,16 @@ describe('ike/config: syntax and values', () => {
     assert.equal(c.crypto.exponentBits, 'full');
   });
 
+  it('reads the Oakley globals dpd_idle_secs, p1_half_open_max, p1_new_per_source, with defaults, and only as globals', () => {
+    const rule = `${PSK}{ label "x" local_addr 10.0.0.1 remote_addr 10.0.0.2 }`;
+    const d = parse(rule).globals;
+    assert.deepEqual([d.dpdIdleSecs, d.halfOpenMax, d.newPerSource], [0, 4096, 500]);
+    const c = parse(`dpd_idle_secs 30\np1_half_open_max 0\np1_new_per_source 20\n${rule}`).globals;
+    assert.deepEqual([c.dpdIdleSecs, c.halfOpenMax, c.newPerSource], [30, 0, 20]);
+    assert.throws(() => parse(`p1_new_per_source fast\n${rule}`), /p1_new_per_source/);
+    assert.throws(() => parse(`${PSK}{ label "x" local_addr 10.0.0.1 remote_addr 10.0.0.2 dpd_idle_secs 5 }`), /dpd_idle_secs/);
+  });
+
   it('reads octal numbers, floats, flags, aggressive_responder, p1_mode and dh_group', () => {
     const c = parse(`retry_limit 010\nretry_timer_max 2.5\nignore_crls\nignore_crls\nnat_t_port 4501\np1_nonce_len 32\n{ label "x" local_addr 10.0.0.1 remote_addr 10.0.0.0 - 10.0.0.9 p1_mode aggressive aggressive_responder yes
   p1_xform { auth_method preshared dh_group 2 auth_alg SHA-1 encr_alg AES(..192) } }`);
