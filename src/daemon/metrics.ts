@@ -8,6 +8,15 @@
  *   oakley_current{counter="p1.initiator.current"}     every `*.current` entry (these go down too)
  *   oakley_ike_sas{role="initiator|responder"}         Phase 1 SAs the engine holds now
  *   oakley_ipsec_sas{direction="inbound|outbound"}     IPsec SAs in the kernel (memory) now
+ *   oakley_event_loop_delay_seconds{stat="p50|p99|max|mean"}  event-loop delay (perf_hooks
+ *                                                      monitorEventLoopDelay, 5 ms sampling) over
+ *                                                      the interval since the previous scrape
+ *   oakley_event_loop_delay_samples                    how many samples that interval holds
+ *
+ * The event-loop monitor runs only while the endpoint does (it is the daemon's optional internal
+ * monitor). Its histogram is reset at every scrape, so a scrape before and one after a load
+ * phase give that phase's figures (npm run bench:handshake does exactly this); one scraper is
+ * assumed, as a second one would split the intervals.
  *
  * Counter names keep the daemon's dotted names as a label value rather than being folded into
  * metric names, so a new counter appears without a change here.
@@ -17,6 +26,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 import { Counter, Gauge, Registry } from 'prom-client';
 
@@ -58,9 +68,36 @@ export function saCounts(engine: Pick<Ikev1Engine, 'phase1Sas'>, kernel: Pick<Me
 
 const isGauge = (name: string): boolean => name.endsWith('.current');
 
-/** The registry with every metric above (separate from the server, for tests). */
-export function metricsRegistry(counters: Counters, saCounts: () => SaCounts): Registry {
+/** Sampling interval of the event-loop monitor: fine enough for a 10 ms target, ~200 wake-ups/s. */
+const LOOP_RESOLUTION_MS = 5;
+
+/**
+ * The registry with every metric above (separate from the server, for tests).
+ * @param loop the event-loop delay histogram (reset at each scrape); none: no loop metrics
+ */
+export function metricsRegistry(counters: Counters, saCounts: () => SaCounts, loop?: IntervalHistogram): Registry {
   const registry = new Registry();
+  if (loop) {
+    // Read once per scrape, then reset: both loop metrics describe the same interval.
+    let last = { p50: 0, p99: 0, max: 0, mean: 0, count: 0 };
+    new Gauge({
+      name: 'oakley_event_loop_delay_seconds', help: 'Event-loop delay since the previous scrape (monitorEventLoopDelay)',
+      labelNames: ['stat'], registers: [registry],
+      collect() {
+        const count = loop.count;
+        const s = (ns: number): number => (count > 0 && Number.isFinite(ns) ? ns / 1e9 : 0);
+        last = { p50: s(loop.percentile(50)), p99: s(loop.percentile(99)), max: s(loop.max), mean: s(loop.mean), count };
+        loop.reset();
+        for (const stat of ['p50', 'p99', 'max', 'mean'] as const) this.set({ stat }, last[stat]);
+      },
+    });
+    new Gauge({
+      name: 'oakley_event_loop_delay_samples', help: 'Samples behind oakley_event_loop_delay_seconds', registers: [registry],
+      collect() {
+        this.set(last.count);
+      },
+    });
+  }
   new Counter({
     name: 'oakley_events_total', help: 'Daemon event counters (src/util/counters.ts names)', labelNames: ['counter'], registers: [registry],
     collect() {
@@ -97,7 +134,9 @@ export function metricsRegistry(counters: Counters, saCounts: () => SaCounts): R
  * @returns once listening; close() stops it and drops open connections
  */
 export async function startMetrics(o: MetricsOptions): Promise<MetricsEndpoint> {
-  const registry = metricsRegistry(o.counters, o.saCounts);
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loop.enable();
+  const registry = metricsRegistry(o.counters, o.saCounts, loop);
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') {
@@ -131,6 +170,7 @@ export async function startMetrics(o: MetricsOptions): Promise<MetricsEndpoint> 
   return {
     host: o.host, port, registry,
     close() {
+      loop.disable();
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,0 +1,67 @@
+/**
+ * Smoke test of `npm run bench:handshake` (bench/handshake.ts): two tools/iked, 20 fresh MM+QM
+ * negotiations with 4 in flight, strongSwan skipped. Checks that all 20 completed and that the
+ * JSON file has the fields the report and the issue-8 targets are read from. Not a timed test:
+ * no figure is compared with a target.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { parseHandshakeOptions, runHandshakeBench, type HandshakeReport } from '../../bench/handshake';
+import { parseProposal } from '../../bench/handshake-common';
+import { decodeMessage, encodeMessage } from '../../bench/vici';
+
+describe('bench:handshake', function () {
+  this.timeout(120_000);
+  let out: string;
+
+  before(() => {
+    out = fs.mkdtempSync(path.join(os.tmpdir(), 'oakley-hs-spec-'));
+  });
+
+  after(() => fs.rmSync(out, { recursive: true, force: true }));
+
+  it('runs 20 negotiations with window 4 between two iked and writes the JSON report and the chart', async () => {
+    const opts = parseHandshakeOptions(['--n=20', '--window=4', '--n1=2', '--no-strongswan', `--out=${out}`], {}, out);
+    const report = await runHandshakeBench(opts, () => undefined);
+    assert.equal(report.oakley.status, 'ok', report.oakley.reason);
+    assert.equal(report.strongswan.status, 'skipped');
+    const w = report.oakley.window!;
+    assert.equal(w.completed, 20, w.firstError);
+    assert.equal(w.failed, 0);
+    assert.equal(report.oakley.window1?.completed, 2);
+
+    const files = fs.readdirSync(out);
+    const json = files.find((f) => /^handshake-\d.*\.json$/.test(f));
+    assert.ok(json, `no handshake-*.json in ${files.join(', ')}`);
+    assert.ok(files.some((f) => /^handshake-\d.*\.svg$/.test(f)), 'no handshake-*.svg');
+    const r = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8')) as HandshakeReport;
+    const phase = r.oakley.window!;
+    for (const k of ['ratePerSec', 'cpuMsPerNegotiation', 'latencyP50Ms', 'latencyP99Ms', 'rssPerSaKb', 'wallMs', 'otherLoadMs'] as const) {
+      assert.equal(typeof phase[k], 'number', `oakley.window.${k}`);
+    }
+    for (const side of [phase.initiator, phase.responder]) {
+      assert.equal(typeof side.cpuMsPerNegotiation, 'number');
+      assert.equal(typeof side.eventLoopDelayP99Ms, 'number', 'the daemons report event-loop delay through --metrics');
+    }
+    assert.ok(phase.responderIkeSas !== undefined && phase.responderIkeSas >= 20);
+    assert.deepEqual(r.targets.map((t) => t.id), ['cpu', 'rate', 'loop', 'scaling', 'rss', 'latency']);
+    assert.equal(r.options.proposal, 'aes128-sha256-modp2048');
+    assert.equal(r.machine.loadBefore.length, 3);
+  });
+
+  it('parses proposals and refuses unknown ones', () => {
+    assert.deepEqual(parseProposal('aes256-sha1-modp3072'), { text: 'aes256-sha1-modp3072', encr: 'aes', keyBits: 256, hash: 'sha1', group: 15 });
+    assert.throws(() => parseProposal('aes128-sha256-modp999'), /ENCR-HASH-GROUP/);
+    assert.throws(() => parseHandshakeOptions(['--window=0'], {}, '/tmp'), /--window/);
+  });
+
+  it('vici messages round-trip (sections, lists, key-values) and truncation is refused', () => {
+    const m = { child: 'b1', timeout: '-1', sec: { list: ['a', 'bc'], inner: { k: 'v' } } };
+    const b = encodeMessage(m);
+    assert.deepEqual(decodeMessage(b), m);
+    assert.throws(() => decodeMessage(b.subarray(0, b.length - 3)), RangeError);
+  });
+});
