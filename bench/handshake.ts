@@ -160,23 +160,27 @@ export function targetVerdicts(o: OakleyResult, s: SwanResult): TargetVerdict[] 
   ];
 }
 
-/** Top self-time functions of a V8 .cpuprofile. */
+/**
+ * Top self-time functions of a V8 .cpuprofile, as a share of the main thread's busy samples
+ * ((idle) left out; the thread pool, where async native crypto runs, is not in a V8 profile).
+ * Native functions called from JS count as self time of their JS caller.
+ */
 export function profileTop(file: string, top = 25): ProfileEntry[] {
   interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
-  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Node[]; samples?: number[] };
+  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Node[] };
   const hits = new Map<string, { fn: string; where: string; n: number }>();
-  let total = 0;
+  let busy = 0;
   for (const n of p.nodes) {
     const c = n.hitCount ?? 0;
-    if (!c) continue;
-    total += c;
+    if (!c || n.callFrame.functionName === '(idle)') continue;
+    busy += c;
     const where = n.callFrame.url ? `${n.callFrame.url.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '')}:${n.callFrame.lineNumber + 1}` : '';
     const key = `${n.callFrame.functionName}@${where}`;
     const e = hits.get(key) ?? { fn: n.callFrame.functionName || '(anonymous)', where, n: 0 };
     e.n += c;
     hits.set(key, e);
   }
-  return [...hits.values()].sort((a, b) => b.n - a.n).slice(0, top).map((e) => ({ fn: e.fn, where: e.where, selfPct: (100 * e.n) / total }));
+  return [...hits.values()].sort((a, b) => b.n - a.n).slice(0, top).map((e) => ({ fn: e.fn, where: e.where, selfPct: (100 * e.n) / busy }));
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -267,7 +271,7 @@ export function printReport(r: HandshakeReport): void {
   console.log('\n# targets (issue 8)');
   for (const t of r.targets) console.log(`${t.verdict.padEnd(4)}  ${t.target}: ${t.measured}`);
   if (r.profileTop) {
-    console.log(`\n# responder CPU profile (${r.oakley.cpuProfile}), top self time`);
+    console.log(`\n# responder CPU profile (${r.oakley.cpuProfile}), top self time, % of busy main-thread samples`);
     for (const e of r.profileTop) console.log(`${e.selfPct.toFixed(1).padStart(5)} %  ${e.fn}  ${e.where}`);
   }
 }
