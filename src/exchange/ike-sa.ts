@@ -75,6 +75,12 @@ export interface StateReason {
   readonly text: string;
   readonly code?: string;
   readonly peerAnswered?: boolean;
+  /**
+   * Log the change at debug, not info: for steps anyone can cause with one unauthenticated
+   * packet (a responder's first message, evicting a half-open SA), so a flood cannot turn into a
+   * flood of log lines. Failures are still logged by whoever reports them.
+   */
+  readonly quiet?: boolean;
 }
 
 export interface StateChange {
@@ -316,7 +322,7 @@ export class IkeSa {
     this.stateValue = next;
     const change: StateChange = { from, to: next, reason: r, at: this.clock.now() };
     this.historyList.push(change);
-    this.log.info(`${from} -> ${next} (${r.text})`, r.code ? { code: r.code } : undefined);
+    (r.quiet ? this.log.debug : this.log.info).call(this.log, `${from} -> ${next} (${r.text})`, r.code ? { code: r.code } : undefined);
 
     const c = this.counters;
     c.inc(`ike_sa.state.${next}`);

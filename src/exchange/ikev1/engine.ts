@@ -22,7 +22,7 @@ import { decodeHeader, decodePayloadChain, encodeMessage, type PayloadSpan } fro
 import { classifyNatTDatagram, frameForNatT } from '../../wire/ikev1/nat-t';
 import { ipv4ToBytes, ipv6ToBytes } from '../../wire/ikev1/id';
 import { ExchangeType, HeaderFlag, PayloadType, type IsakmpHeader, type Payload } from '../../wire/ikev1/types';
-import { IkeSa, IkeSaState } from '../ike-sa';
+import { IkeSa, IkeSaState, type StateReason } from '../ike-sa';
 import { Retransmitter } from '../retransmit';
 import { DEFAULT_SETTINGS, type Ikev1Credentials, type Ikev1Rule, type Ikev1Settings, type IpRange } from './config';
 import { AGGRESSIVE_MODE, aggressiveOutI1 } from './aggressive-mode';
@@ -310,7 +310,9 @@ export class Ikev1Engine implements Phase1Services {
       ctx = this.newResponder(header, from, to);
       if (!ctx) return;
       const evicted = this.admission.addEmbryonic(ctx);
-      if (evicted) this.deletePhase1(evicted, 'half-open cap reached: the oldest negotiation that never got past its first message is dropped');
+      if (evicted) {
+        this.deletePhase1(evicted, { text: 'half-open cap reached: the oldest negotiation that never got past its first message is dropped', quiet: true });
+      }
     }
     await this.phase1Message(ctx, isakmp, header, from, to);
   }
@@ -484,7 +486,7 @@ export class Ikev1Engine implements Phase1Services {
   }
 
   /** Deletes an ISAKMP SA locally (the Informational module sends the Delete first when it can). */
-  deletePhase1(ctx: Phase1Context, reason: string): void {
+  deletePhase1(ctx: Phase1Context, reason: string | StateReason): void {
     const sa = ctx.sa;
     if (sa.state === IkeSaState.DESTROYED) return;
     if (sa.state !== IkeSaState.DELETING) sa.setState(IkeSaState.DELETING, reason);

@@ -134,7 +134,7 @@ export function chooseFromOffer(ctx: Phase1Context, msg: InMessage, story: strin
   ctx.sa.negotiated = sel.negotiated;
   ctx.offeredSa = offered;
   ctx.saiB = Buffer.from(receivedBody(msg, saIndex));
-  ctx.sa.setState(IkeSaState.CONNECTING, story);
+  ctx.sa.setState(IkeSaState.CONNECTING, { text: story, quiet: true });
   return sel;
 }
 
