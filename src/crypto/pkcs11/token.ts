@@ -143,6 +143,21 @@ export interface TokenOpenOptions {
   reinitializeAfter?: number;
 }
 
+/**
+ * The tokens open in this process, by label (added by the constructor, removed by close()). The
+ * daemon's keystore asks it whether the token a PKCS#11 hint file names is open and logged in,
+ * for `ikeadm dump certcache` ("[Private key linked but locked]") and for a PIN stored in the
+ * hint file (ikecert -p).
+ */
+const openTokens = new Set<Pkcs11Token>();
+
+/** The open token with this label (trailing spaces ignored), if this process has one. */
+export function openTokenNamed(label: string): Pkcs11Token | undefined {
+  const want = label.trimEnd();
+  for (const t of openTokens) if (t.label.trimEnd() === want) return t;
+  return undefined;
+}
+
 /** Slot, sessions and login of one token. */
 export class Pkcs11Token {
   readonly lib: Pkcs11Library;
@@ -189,6 +204,7 @@ export class Pkcs11Token {
       this.lib.release(this);
       throw e;
     }
+    openTokens.add(this);
   }
 
   /** Sessions open besides the anchor (the pool's high-water mark). */
@@ -558,6 +574,7 @@ export class Pkcs11Token {
     }
     this.live.clear();
     this.closed = true;
+    openTokens.delete(this);
     this.closeSessions();
     this.lib.release(this);
   }

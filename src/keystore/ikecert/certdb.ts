@@ -1,0 +1,171 @@
+/**
+ * `ikecert certdb` (solaris-ike.md §4.3): certificates in ROOT/ike/publickeys.
+ *
+ *   -l [-v] [CERTSPEC…]
+ *   -a [-i FILE] [[-p] -T TOKEN]       PEM or BER/DER in; stored as DER, mode 0644
+ *   -e [-f pem|ber] [-o FILE] CERTSPEC…
+ *   -r [-T TOKEN] CERTSPEC…            with -T also the token's certificate object
+ *   -T TOKEN -U CERTSPEC…              unlink: remove the slot file only
+ *   -T TOKEN [-p] -C CERTSPEC…         copy the certificate to the token
+ *   -T TOKEN [-p] -L PATTERN           link a token certificate (its CKA_LABEL or a pkcs11: URI)
+ *
+ * Oakley keeps the DER certificate in the slot file even when a copy is on a token (Solaris
+ * turns it into a hint file): in.iked reads certificates before any token is open, and a public
+ * certificate needs no protection. A certspec is §4.3's: a subject DN, SUBJECT=, ISSUER=, SLOT=n
+ * or a bare slot number, altname tags and bare values, `!` excludes.
+ */
+import * as P from 'pkcs11js';
+
+import { OakleyError } from '../../util/errors';
+import { matchesSelector, selectorOf } from '../cert-names';
+import {
+  certEntry, dnKey, keyForCert, loadCertificates, loadCrls, loadKeys, parseCertificate, publicKeyHash, type CertEntry,
+} from './catalog';
+import type { IkecertContext } from './context';
+import { padLabel } from './hint-file';
+import { USAGE_ERR } from './options';
+import { isPkcs11Uri, parsePkcs11Uri } from './pkcs11-uri';
+import { removeSlot, writeNewSlot } from './store';
+import { certificateValue, findObjects, newKeyId, objectNames, storeCertificateOnToken } from './token-store';
+import { x509 } from '../x509-lib';
+import { altNames } from '../cert-names';
+import fs from 'node:fs';
+
+/** Certificates matching a certspec (all of them for an empty one). */
+export function matching(certs: readonly CertEntry[], spec: readonly string[]): CertEntry[] {
+  if (spec.length === 0) return [...certs];
+  const bare = spec.filter((s) => /^\d+$/.test(s)).map((s) => `SLOT=${s}`);
+  const sel = selectorOf([...spec.filter((s) => !/^\d+$/.test(s)), ...bare]);
+  // Only excludes: everything not excluded.
+  if (sel.includes.length === 0) return certs.filter((c) => !sel.excludes.some((x) => c.names.has(x)));
+  return certs.filter((c) => matchesSelector(c.names, sel));
+}
+
+function first(ctx: IkecertContext, certs: readonly CertEntry[], what: string): CertEntry {
+  if (ctx.args.positional.length === 0) throw new OakleyError(USAGE_ERR, `${what} needs a certspec`);
+  const [c] = matching(certs, ctx.args.positional);
+  if (!c) throw new OakleyError('IKE_ERR_NOT_FOUND', `no certificate in ${ctx.dirs.publicKeys} matches ${ctx.args.positional.map((s) => `"${s}"`).join(' ')}`);
+  return c;
+}
+
+function list(ctx: IkecertContext): void {
+  const certs = loadCertificates(ctx.dirs, (m) => ctx.io.note(`warning: ${m}`));
+  const keys = loadKeys(ctx.dirs);
+  const crls = loadCrls(ctx.dirs, () => undefined);
+  const shown = matching(certs, ctx.args.positional);
+  if (shown.length === 0 && ctx.args.positional.length) throw new OakleyError('IKE_ERR_NOT_FOUND', `no certificate matches ${ctx.args.positional.join(' ')}`);
+  const L: string[] = [];
+  for (const c of shown) {
+    L.push(`Certificate Slot Name: ${c.slot}   Key Type: ${c.cert.publicKey.asymmetricKeyType}`);
+    const k = keyForCert(keys, c);
+    if (k) L.push(`\t(Private key in certlocal slot ${k.slot})`);
+    if (k?.kind === 'hint') {
+      L.push(`\t(In PKCS#11 hardware token "${padLabel(k.hint.token)}")`, `\t(PKCS#11 object identifier "${k.hint.object}")`);
+    }
+    const crl = crls.find((r) => dnKey(r.issuer) === dnKey(c.issuer));
+    if (crl) L.push(`\t(CRL in certrldb slot ${crl.slot})`);
+    L.push(`\tSubject Name: <${c.subject}>`);
+    if (ctx.flag('v')) {
+      const pc = new x509.X509Certificate(c.cert.raw);
+      L.push(`\tIssuer Name: <${c.issuer}>`, `\tSerial Number: ${c.cert.serialNumber}`);
+      L.push(`\tSelf-signed: ${c.cert.checkIssued(c.cert) && c.cert.verify(c.cert.publicKey) ? 'yes (signature verified)' : 'no'}`);
+      L.push(`\tNot Valid Before: ${new Date(c.cert.validFrom).toUTCString()}`, `\tNot Valid After: ${new Date(c.cert.validTo).toUTCString()}`);
+      L.push(`\tSignature Algorithm: ${(pc.signatureAlgorithm as { name: string; hash?: { name: string } }).hash?.name ?? ''} ${pc.signatureAlgorithm.name}`);
+      L.push(`\tPublic Key: ${c.cert.publicKey.asymmetricKeyDetails?.modulusLength}-bit RSA, hash ${publicKeyHash(c.spki)}`);
+      for (const a of altNames(c.cert.raw)) L.push(`\tSubjectAltName: ${a.tag}=${a.value}`);
+      const ku = pc.getExtension(x509.KeyUsagesExtension);
+      if (ku) {
+        const flags = Object.entries(x509.KeyUsageFlags).filter(([n, v]) => typeof v === 'number' && (ku.usages & v) !== 0 && isNaN(Number(n))).map(([n]) => n);
+        L.push(`\tKey Usage: ${flags.join(', ')}`);
+      }
+      if (c.cert.ca) L.push('\tBasic Constraints: CA');
+    }
+    L.push('');
+  }
+  ctx.io.out(L.join('\n'));
+}
+
+async function add(ctx: IkecertContext): Promise<void> {
+  const cert = parseCertificate(await ctx.input.data(ctx.value('i')));
+  const label = ctx.tokenLabel();
+  const certs = loadCertificates(ctx.dirs, () => undefined);
+  if (certs.some((c) => c.cert.raw.equals(cert.raw))) {
+    throw new OakleyError('IKE_ERR_DUPLICATE', `this certificate is already in certdb slot ${certs.find((c) => c.cert.raw.equals(cert.raw))!.slot}`);
+  }
+  const entry = certEntry('-', cert);
+  const key = keyForCert(loadKeys(ctx.dirs), entry);
+  // As Solaris: a certificate whose key lives on a token goes to that token too.
+  const tokenLabel = label ?? (key?.kind === 'hint' ? key.hint.token : undefined);
+  if (tokenLabel !== undefined) await toToken(ctx, tokenLabel, entry);
+  const slot = writeNewSlot(ctx.dirs.publicKeys, cert.raw, 0o644, false);
+  ctx.io.note(`Certificate added to database (certdb slot ${slot}).`);
+}
+
+async function toToken(ctx: IkecertContext, label: string, c: CertEntry): Promise<void> {
+  const { token } = await ctx.openToken(label, true);
+  if (findObjects(token, P.CKO_CERTIFICATE, { label: c.subject }).some((h) => certificateValue(token, h).equals(c.cert.raw))) {
+    ctx.io.note(`The certificate is already on PKCS#11 token "${label}".`);
+    return;
+  }
+  // The key's CKA_ID when the token holds the key (so the pair is linked), else a new one.
+  const [keyObj] = findObjects(token, P.CKO_PRIVATE_KEY, { label: c.subject });
+  const id = keyObj ? objectNames(token, keyObj).id : newKeyId();
+  storeCertificateOnToken(token, c.cert.raw, c.subject, id);
+  ctx.io.note(`Certificate stored on PKCS#11 token "${label}".`);
+}
+
+function exportCert(ctx: IkecertContext): void {
+  const c = first(ctx, loadCertificates(ctx.dirs, () => undefined), '-e');
+  const f = ctx.value('f') ?? 'pem';
+  let data: string | Buffer;
+  if (f === 'pem') data = c.cert.toString();
+  else if (f === 'ber' || f === 'der') data = c.cert.raw;
+  else throw new OakleyError(USAGE_ERR, `-f ${f}: use pem or ber`);
+  const o = ctx.value('o');
+  if (o !== undefined) fs.writeFileSync(o, data, { mode: 0o644 });
+  else ctx.io.out(data);
+}
+
+async function remove(ctx: IkecertContext, unlinkOnly: boolean): Promise<void> {
+  const c = first(ctx, loadCertificates(ctx.dirs, () => undefined), unlinkOnly ? '-U' : '-r');
+  const label = ctx.tokenLabel();
+  if (label !== undefined && !unlinkOnly) {
+    const { token } = await ctx.openToken(label, true);
+    const hs = findObjects(token, P.CKO_CERTIFICATE, { label: c.subject }).filter((h) => certificateValue(token, h).equals(c.cert.raw));
+    for (const h of hs) token.runSync('C_DestroyObject', (s) => token.p.C_DestroyObject(s, h));
+    ctx.io.note(`Removed ${hs.length} certificate object(s) from PKCS#11 token "${label}".`);
+  }
+  removeSlot(ctx.dirs.publicKeys, c.slot);
+  ctx.io.note(`${unlinkOnly ? 'Unlinked' : 'Removed'} certificate in certdb slot ${c.slot} (${c.subject}).`);
+}
+
+async function link(ctx: IkecertContext, label: string): Promise<void> {
+  const [pattern, ...rest] = ctx.args.positional;
+  if (pattern === undefined || rest.length) throw new OakleyError(USAGE_ERR, '-L needs one pattern: the object label or a pkcs11: URI');
+  const ref = isPkcs11Uri(pattern) ? parsePkcs11Uri(pattern) : { object: pattern };
+  const { token } = await ctx.openToken(label, true);
+  const hs = findObjects(token, P.CKO_CERTIFICATE, { ...(ref.object !== undefined ? { label: ref.object } : {}), ...(ref.id ? { id: ref.id } : {}) });
+  if (hs.length !== 1) throw new OakleyError('IKE_ERR_NOT_FOUND', `${hs.length ? 'more than one' : 'no'} certificate on token "${label}" matches ${pattern}`);
+  const der = certificateValue(token, hs[0]!);
+  parseCertificate(der);
+  const slot = writeNewSlot(ctx.dirs.publicKeys, der, 0o644, false);
+  ctx.io.note(`Linked the certificate on PKCS#11 token "${label}" into certdb slot ${slot}.`);
+}
+
+export async function runCertdb(ctx: IkecertContext): Promise<void> {
+  const ops = ['l', 'a', 'e', 'r', 'U', 'C', 'L'].filter((c) => ctx.flag(c));
+  if (ops.length !== 1) {
+    throw new OakleyError(USAGE_ERR, ops.length ? `conflicting operations: ${ops.map((o) => `-${o}`).join(' ')}` : 'no operation given (one of -l, -a, -e, -r, -U, -C, -L)');
+  }
+  const label = ctx.tokenLabel();
+  if (['U', 'C', 'L'].includes(ops[0]!) && label === undefined) throw new OakleyError(USAGE_ERR, `-${ops[0]} needs -T TOKEN`);
+  switch (ops[0]) {
+    case 'l': return list(ctx);
+    case 'a': return add(ctx);
+    case 'e': return exportCert(ctx);
+    case 'r': return remove(ctx, false);
+    case 'U': return remove(ctx, true);
+    case 'C': return toToken(ctx, label!, first(ctx, loadCertificates(ctx.dirs, () => undefined), '-C'));
+    case 'L': return link(ctx, label!);
+  }
+}
