@@ -16,6 +16,7 @@
         'native/src/common.cc',
         'native/src/modexp.cc',
         'native/src/ifma.cc',
+        'native/src/ifma_rsa.cc',
         'native/src/ec.cc',
         'native/src/rsa.cc',
         'native/src/kdf.cc',

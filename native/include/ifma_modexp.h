@@ -21,6 +21,27 @@ bool CpuSupported();
 // caller asks for the IFMA kernel by name (benchmarks, cross-path tests).
 bool PortableForced();
 
+// Limb count for a modulus of `bits` bits: R = 2^(52n) > 4p.
+size_t LimbsFor(int bits);
+// The kernel's constants of modulus p with n limbs (n >= LimbsFor(bits of p)), written into lane
+// `lane` of lane-interleaved arrays: limbs p[n*8], R^2 mod p rr[n*8], k0[8]. p odd. p may be secret
+// (RSA primes): R^2 mod p is computed by BN_mod on a copy of p flagged BN_FLG_CONSTTIME.
+bool LaneModulus(const BIGNUM* p, size_t n, size_t lane, uint64_t* limbs, uint64_t* rr, uint64_t* k0, BN_CTX* ctx);
+// Big-endian bytes <-> limbs / 64-bit words, at stride kLanes (one lane of an interleaved array).
+void BytesToLimbs(const uint8_t* be, size_t len, uint64_t* limbs, size_t n);
+void LimbsToBytes(const uint64_t* limbs, size_t n, uint8_t* be, size_t len);
+void BytesToWords(const uint8_t* be, size_t len, uint64_t* words, size_t nWords);
+
+// Lane-interleaved scratch that is wiped when it goes away (exponents, results, secret moduli).
+struct WipedLimbs {
+  explicit WipedLimbs(size_t count) : v(count, 0) {}
+  ~WipedLimbs();
+  WipedLimbs(const WipedLimbs&) = delete;
+  WipedLimbs& operator=(const WipedLimbs&) = delete;
+  uint64_t* data() { return v.data(); }
+  std::vector<uint64_t> v;
+};
+
 // Moduli the kernel takes: odd, 1024..8192 bits (RSA-3072 CRT halves up to MODP group 18).
 constexpr int kMinBits = 1024;
 constexpr int kMaxBits = 8192;
@@ -42,8 +63,8 @@ class IfmaModulus {
  private:
   IfmaModulus() = default;
   size_t n_ = 0;
-  uint64_t k0_ = 0;
-  std::vector<uint64_t> p_;
+  uint64_t k0_[kLanes] = {};
+  std::vector<uint64_t> p_;   // the same p in every lane
   std::vector<uint64_t> rr_;
 };
 

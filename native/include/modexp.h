@@ -4,11 +4,19 @@
 #include <openssl/bn.h>
 
 #include <memory>
+#include <vector>
 
 #include "common.h"
 #include "ifma_modexp.h"
 
 namespace oakley {
+
+// Results of a batch as a JS array of Buffer copies (also used by the IFMA RSA batches).
+inline Napi::Array ToBufferArray(Napi::Env env, const std::vector<SecureBytes>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), ToBuffer(env, v[i]));
+  return a;
+}
 
 // p and its Montgomery context; immutable after construction, so pool threads share it.
 class ModpState {

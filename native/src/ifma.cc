@@ -26,6 +26,15 @@ bool DetectCpu() {
   return f && ifma && vl;
 }
 
+struct BnDeleter {
+  void operator()(BIGNUM* b) const { BN_clear_free(b); }
+};
+struct CtxDeleter {
+  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
+};
+
+}  // namespace
+
 // Big-endian bytes -> 52-bit limbs at stride kLanes (one lane of an interleaved array).
 void BytesToLimbs(const uint8_t* be, size_t len, uint64_t* limbs, size_t n) {
   uint64_t acc = 0;
@@ -74,21 +83,31 @@ void BytesToWords(const uint8_t* be, size_t len, uint64_t* words, size_t nWords)
   }
 }
 
-// Lane-interleaved scratch that is wiped when it goes away (exponents, results).
-struct WipedLimbs {
-  explicit WipedLimbs(size_t count) : v(count, 0) {}
-  ~WipedLimbs() { OPENSSL_cleanse(v.data(), v.size() * sizeof(uint64_t)); }
-  std::vector<uint64_t> v;
-};
+WipedLimbs::~WipedLimbs() { OPENSSL_cleanse(v.data(), v.size() * sizeof(uint64_t)); }
 
-struct BnDeleter {
-  void operator()(BIGNUM* b) const { BN_clear_free(b); }
-};
-struct CtxDeleter {
-  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
-};
+size_t LimbsFor(int bits) { return (static_cast<size_t>(bits) + 2 + kLimbBits - 1) / kLimbBits; }
 
-}  // namespace
+bool LaneModulus(const BIGNUM* p, size_t n, size_t lane, uint64_t* limbs, uint64_t* rr, uint64_t* k0, BN_CTX* ctx) {
+  const int bits = BN_num_bits(p);
+  if (!BN_is_odd(p) || n < LimbsFor(bits) || n > kMaxLimbs) return false;
+  const size_t bytes = (n * kLimbBits + 7) / 8;
+  std::vector<uint8_t> buf(bytes);
+  std::unique_ptr<BIGNUM, BnDeleter> r(BN_new()), pc(BN_dup(p));
+  if (!r || !pc) return false;
+  BN_set_flags(pc.get(), BN_FLG_CONSTTIME);
+  bool ok = BN_bn2binpad(p, buf.data(), static_cast<int>(bytes)) == static_cast<int>(bytes);
+  if (ok) BytesToLimbs(buf.data(), bytes, limbs + lane, n);
+  // k0 = -p^-1 mod 2^52 (Newton: each step doubles the correct low bits, 3 -> 96).
+  const uint64_t p0 = limbs[lane];
+  uint64_t inv = p0;
+  for (int i = 0; i < 5; i++) inv *= 2 - p0 * inv;
+  k0[lane] = (0 - inv) & kLimbMask;
+  ok = ok && BN_set_bit(r.get(), static_cast<int>(2 * kLimbBits * n)) && BN_mod(r.get(), r.get(), pc.get(), ctx) &&
+       BN_bn2binpad(r.get(), buf.data(), static_cast<int>(bytes)) == static_cast<int>(bytes);
+  if (ok) BytesToLimbs(buf.data(), bytes, rr + lane, n);
+  OPENSSL_cleanse(buf.data(), buf.size());
+  return ok;
+}
 
 bool CpuSupported() {
   static const bool supported = DetectCpu();
@@ -107,34 +126,18 @@ std::unique_ptr<IfmaModulus> IfmaModulus::Create(const BIGNUM* p) {
   const int bits = BN_num_bits(p);
   if (bits < kMinBits || bits > kMaxBits || !BN_is_odd(p)) return nullptr;
   std::unique_ptr<IfmaModulus> m(new IfmaModulus());
-  // R = 2^(52n) > 4p keeps almost-Montgomery products below 2p without correction steps.
-  m->n_ = (static_cast<size_t>(bits) + 2 + kLimbBits - 1) / kLimbBits;
-  const size_t n = m->n_;
-  const size_t bytes = static_cast<size_t>(BN_num_bytes(p));
-  std::vector<uint8_t> buf(bytes);
-  BN_bn2binpad(p, buf.data(), static_cast<int>(bytes));
-  std::vector<uint64_t> strided(n * kLanes);
-  BytesToLimbs(buf.data(), bytes, strided.data(), n);
-  m->p_.resize(n);
-  for (size_t j = 0; j < n; j++) m->p_[j] = strided[j * kLanes];
-
-  // k0 = -p^-1 mod 2^52 (Newton: each step doubles the correct low bits, 3 -> 96).
-  const uint64_t p0 = m->p_[0];
-  uint64_t inv = p0;
-  for (int i = 0; i < 5; i++) inv *= 2 - p0 * inv;
-  m->k0_ = (0 - inv) & kLimbMask;
-
+  m->n_ = LimbsFor(bits);
+  m->p_.assign(m->n_ * kLanes, 0);
+  m->rr_.assign(m->n_ * kLanes, 0);
   std::unique_ptr<BN_CTX, CtxDeleter> ctx(BN_CTX_new());
-  std::unique_ptr<BIGNUM, BnDeleter> rr(BN_new());
-  if (!ctx || !rr || !BN_set_bit(rr.get(), static_cast<int>(2 * kLimbBits * n)) ||
-      !BN_mod(rr.get(), rr.get(), p, ctx.get())) {
-    return nullptr;
+  if (!ctx || !LaneModulus(p, m->n_, 0, m->p_.data(), m->rr_.data(), m->k0_, ctx.get())) return nullptr;
+  for (size_t j = 0; j < m->n_; j++) {
+    for (size_t l = 1; l < kLanes; l++) {
+      m->p_[j * kLanes + l] = m->p_[j * kLanes];
+      m->rr_[j * kLanes + l] = m->rr_[j * kLanes];
+    }
   }
-  std::vector<uint8_t> rrBytes(bytes);
-  if (BN_bn2binpad(rr.get(), rrBytes.data(), static_cast<int>(bytes)) != static_cast<int>(bytes)) return nullptr;
-  BytesToLimbs(rrBytes.data(), bytes, strided.data(), n);
-  m->rr_.resize(n);
-  for (size_t j = 0; j < n; j++) m->rr_[j] = strided[j * kLanes];
+  for (size_t l = 1; l < kLanes; l++) m->k0_[l] = m->k0_[0];
   return m;
 }
 

@@ -2,8 +2,8 @@
 // -mavx512f -mavx512vl -mavx512ifma (static library `oakley_ifma` in binding.gyp); see ifma.h for
 // why it includes no C++ library header.
 //
-// Representation: a number is n vectors; vector j holds limb j (52 bits) of the 8 lanes. The
-// modulus is the same for every lane, so its limbs are broadcast from memory.
+// Representation: a number is n vectors; vector j holds limb j (52 bits) of the 8 lanes; so does
+// the modulus (each lane may have its own).
 //
 // Constant time by construction:
 //   - loop counts depend only on n and the public exponent length, never on values;
@@ -35,10 +35,10 @@ inline V Bcast(uint64_t x) { return _mm512_set1_epi64(static_cast<long long>(x))
 // Operand scanning with the reduction folded into the same pass (one row per limb of a): the
 // accumulators are not normalised inside the loops; each of them sums at most 4n products
 // below 2^52 plus one carry, < 2^62 for n <= 160, so 64-bit lanes never overflow.
-void Amm(const V* a, const V* b, const uint64_t* p, V k0, size_t n, V* t, V* r) {
+void Amm(const V* a, const V* b, const V* p, V k0, size_t n, V* t, V* r) {
   const V zero = _mm512_setzero_si512();
   for (size_t j = 0; j < n; j++) t[j] = zero;
-  const V p0 = Bcast(p[0]);
+  const V p0 = p[0];
   for (size_t i = 0; i < n; i++) {
     const V ai = a[i];
     V bPrev = b[0];
@@ -51,7 +51,7 @@ void Amm(const V* a, const V* b, const uint64_t* p, V k0, size_t n, V* t, V* r) 
     if (n > 1) t[1] = _mm512_add_epi64(t[1], carry);
     for (size_t j = 1; j < n; j++) {
       const V bj = b[j];
-      const V pj = Bcast(p[j]);
+      const V pj = p[j];
       V x = _mm512_madd52lo_epu64(t[j], ai, bj);
       x = _mm512_madd52hi_epu64(x, ai, bPrev);
       x = _mm512_madd52lo_epu64(x, m, pj);
@@ -110,7 +110,7 @@ bool Kernel8(const KernelModulus& m, const uint64_t* base, const uint64_t* exp, 
   const size_t n = m.n;
   if (n == 0 || n > kMaxLimbs || expBits == 0) return false;
   constexpr size_t kEntries = size_t{1} << kWindow;
-  const size_t vecs = (kEntries + 5) * n;
+  const size_t vecs = (kEntries + 6) * n;
   const size_t bytes = vecs * sizeof(V);
   V* ws = static_cast<V*>(aligned_alloc(64, bytes));
   if (!ws) return false;
@@ -120,32 +120,34 @@ bool Kernel8(const KernelModulus& m, const uint64_t* base, const uint64_t* exp, 
   V* t = sel + n;            // Amm scratch
   V* rr = t + n;
   V* one = rr + n;
-  const V k0 = Bcast(m.k0);
+  V* p = one + n;
+  const V k0 = _mm512_loadu_si512(m.k0);
   const V zero = _mm512_setzero_si512();
   for (size_t j = 0; j < n; j++) {
-    rr[j] = Bcast(m.rr[j]);
+    p[j] = _mm512_loadu_si512(m.p + j * kLanes);
+    rr[j] = _mm512_loadu_si512(m.rr + j * kLanes);
     one[j] = j == 0 ? Bcast(1) : zero;
     sel[j] = _mm512_loadu_si512(base + j * kLanes);
   }
-  Amm(rr, one, m.p, k0, n, t, tbl);          // R mod p: Montgomery 1
-  Amm(sel, rr, m.p, k0, n, t, tbl + n);      // base * R mod p
-  for (size_t e = 2; e < kEntries; e++) Amm(tbl + (e - 1) * n, tbl + n, m.p, k0, n, t, tbl + e * n);
+  Amm(rr, one, p, k0, n, t, tbl);          // R mod p: Montgomery 1
+  Amm(sel, rr, p, k0, n, t, tbl + n);      // base * R mod p
+  for (size_t e = 2; e < kEntries; e++) Amm(tbl + (e - 1) * n, tbl + n, p, k0, n, t, tbl + e * n);
 
   // Left to right over a fixed number of windows: the top one may be partial (zero-filled).
   const size_t windows = (expBits + kWindow - 1) / kWindow;
   Lookup(tbl, n, Window(exp, (windows - 1) * kWindow), acc);
   for (size_t w = windows - 1; w-- > 0;) {
-    for (unsigned s = 0; s < kWindow; s++) Amm(acc, acc, m.p, k0, n, t, acc);
+    for (unsigned s = 0; s < kWindow; s++) Amm(acc, acc, p, k0, n, t, acc);
     Lookup(tbl, n, Window(exp, w * kWindow), sel);
-    Amm(acc, sel, m.p, k0, n, t, acc);
+    Amm(acc, sel, p, k0, n, t, acc);
   }
-  Amm(acc, one, m.p, k0, n, t, acc);  // out of Montgomery form: now <= p
+  Amm(acc, one, p, k0, n, t, acc);  // out of Montgomery form: now <= p
 
   // acc - p in every lane; keep acc where that borrowed (acc < p).
   const V mask = Bcast(kLimbMask);
   V borrow = zero;
   for (size_t j = 0; j < n; j++) {
-    const V d = _mm512_sub_epi64(_mm512_sub_epi64(acc[j], Bcast(m.p[j])), borrow);
+    const V d = _mm512_sub_epi64(_mm512_sub_epi64(acc[j], p[j]), borrow);
     borrow = _mm512_srli_epi64(d, 63);
     sel[j] = _mm512_and_si512(d, mask);
   }

@@ -3,6 +3,8 @@
 // modexps per run) when the CPU has it; everything else through BN_mod_exp_mont_consttime.
 #include "modexp.h"
 
+#include "ifma_rsa.h"
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -195,14 +197,7 @@ class ModexpJob : public CodedWorker {
   }
   Napi::Value Result(Napi::Env env) override {
     if (!array_) return ToBuffer(env, results_[0]);
-    return ToArray(env, results_);
-  }
-
- public:
-  static Napi::Array ToArray(Napi::Env env, const std::vector<SecureBytes>& results) {
-    Napi::Array out = Napi::Array::New(env, results.size());
-    for (size_t i = 0; i < results.size(); i++) out.Set(static_cast<uint32_t>(i), ToBuffer(env, results[i]));
-    return out;
+    return ToBufferArray(env, results_);
   }
 
  private:
@@ -278,7 +273,7 @@ class ModpContext : public Napi::ObjectWrap<ModpContext> {
     });
     CodedFailure f;
     if (!RunBatch(*st_, kernel, true, bases, exps, &results, &f)) Throw(env, f);
-    return ModexpJob::ToArray(env, results);
+    return ToBufferArray(env, results);
   }
 
   Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(st_->size())); }
@@ -343,6 +338,8 @@ Napi::Value ModexpKernels(const Napi::CallbackInfo& info) {
 void InitModexp(Napi::Env env, Napi::Object exports) {
   exports.Set("ModpContext", ModpContext::Define(env));
   exports.Set("modexpKernels", Napi::Function::New<ModexpKernels>(env, "modexpKernels"));
+  // The IFMA RSA batches share the kernel; registered here so that binding.cc stays as it is.
+  InitIfmaRsa(env, exports);
 }
 
 }  // namespace oakley

@@ -53,6 +53,21 @@ export interface NativeRsaKey {
   dispose(): void;
 }
 
+/**
+ * A two-prime RSA private key for batched private operations through the AVX-512 IFMA kernel
+ * (native/src/ifma_rsa.cc): CRT with blinding and a public-key check, 4 blocks per kernel run.
+ * The constructor throws a RangeError on a CPU without IFMA or for primes outside 1024..8192 bits.
+ */
+export interface NativeIfmaRsaKey {
+  readonly bits: number;
+  /** block[i]^d mod n for every block (each exactly |n| bytes and below n) as one pool job. */
+  privateRawBatch(blocks: readonly Buffer[]): Promise<Buffer[]>;
+  /** The same on the calling thread. */
+  privateRawBatchSync(blocks: readonly Buffer[]): Buffer[];
+  /** Drops the key now (jobs in flight keep their own reference). Idempotent. */
+  dispose(): void;
+}
+
 /** Names the addon's KDF functions take for the hash. */
 export type NativeHash = 'md5' | 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
 export type NativeCipher = 'aes' | '3des' | 'des' | 'blowfish';
@@ -69,6 +84,7 @@ export interface OakleyAddon {
   ecDerive(curve: string, privateKey: Buffer, peer: Buffer): Buffer;
   ecDeriveAsync(curve: string, privateKey: Buffer, peer: Buffer): Promise<Buffer>;
   RsaKey: new (der: Buffer, isPrivate: boolean) => NativeRsaKey;
+  IfmaRsaKey: new (privateDer: Buffer) => NativeIfmaRsaKey;
   prf(hash: NativeHash, key: Buffer, data: Buffer): Buffer;
   prfPlus(hash: NativeHash, key: Buffer, seed: Buffer, length: number): Buffer;
   ikev1Phase1(hash: NativeHash, auth: 'psk' | 'sig' | 'pke', psk: Buffer | null, ni: Buffer, nr: Buffer,

@@ -2,7 +2,7 @@
  * Key exchange on the native path. MODP: one native ModpContext (p + Montgomery context) per
  * group, secret exponents through BN_mod_exp_mont_consttime on the libuv pool, or - when several
  * negotiations need a modexp in the same event-loop turn and the CPU has AVX-512 IFMA - batched
- * into the 8-lane IFMA kernel (./modexp-queue). ECP: native ECDH.
+ * into the 8-lane IFMA kernel (./batch-queue). ECP: native ECDH.
  * Exponent policy, peer validation and encodings come from ../groups, before any native call.
  */
 import { randomFillSync } from 'node:crypto';
@@ -14,10 +14,15 @@ import {
 import { CryptoErr, OakleyError } from '../../util/errors';
 import type { KeOptions, KeyExchange, KeyExchangeProvider, SharedSecret } from '../types';
 import { fromNative, requireAddon, type ModexpKernel, type NativeModpContext } from './addon';
-import { IFMA_LANES, ModexpQueue } from './modexp-queue';
+import { BatchQueue } from './batch-queue';
+
+/** Modexps per IFMA kernel run. */
+const IFMA_LANES = 8;
+
+interface ModexpItem { base: Buffer; exp: Buffer }
 
 const contexts = new Map<number, NativeModpContext>();
-const queues = new Map<number, ModexpQueue>();
+const queues = new Map<number, BatchQueue<ModexpItem>>();
 
 /** The cached native context of a MODP group. */
 export function modpContext(group: ModpGroup): NativeModpContext {
@@ -30,14 +35,20 @@ export function modpContext(group: ModpGroup): NativeModpContext {
   return ctx;
 }
 
-/** The modexp queue of a MODP group (batches concurrent key exchanges for the IFMA kernel). */
-export function modpQueue(group: ModpGroup): ModexpQueue {
+/** base^exp mod p for a key exchange, batched with the other negotiations' (./batch-queue). */
+function queuedModexp(group: ModpGroup, base: Buffer, exp: Buffer): Promise<Buffer> {
   let q = queues.get(group.id);
   if (!q) {
-    q = new ModexpQueue(modpContext(group));
+    const ctx = modpContext(group);
+    q = new BatchQueue<ModexpItem>({
+      lanes: IFMA_LANES,
+      batching: () => ctx.batchKernel === 'ifma',
+      one: (it) => ctx.modexpAsync(it.base, it.exp),
+      many: (items) => ctx.modexpBatch(items.map((it) => it.base), items.map((it) => it.exp)),
+    });
     queues.set(group.id, q);
   }
-  return q;
+  return q.run({ base, exp });
 }
 
 function disposed(): OakleyError {
@@ -60,7 +71,7 @@ class NativeModpExchange implements KeyExchange {
 
   static async create(grp: ModpGroup, x: Buffer): Promise<NativeModpExchange> {
     try {
-      const pub = await modpQueue(grp).modexp(grp.g, x);
+      const pub = await queuedModexp(grp, grp.g, x);
       return new NativeModpExchange(grp, x, pub);
     } catch (e) {
       x.fill(0);
@@ -74,7 +85,7 @@ class NativeModpExchange implements KeyExchange {
     validateModpPublic(this.grp, peerPublic);
     if (!this.x) throw disposed();
     try {
-      return await modpQueue(this.grp).modexp(peerPublic, this.x);
+      return await queuedModexp(this.grp, peerPublic, this.x);
     } catch (e) {
       throw fromNative(e, `group ${this.grp.id} shared secret`);
     }
