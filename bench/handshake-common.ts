@@ -252,3 +252,24 @@ export async function measurePhase(pidI: number, pidR: number, n: number, window
     `p50 ${p.latencyP50Ms.toFixed(1)} ms`);
   return p;
 }
+
+const aborters = new Set<() => Promise<void> | void>();
+
+/**
+ * Registers what must be undone if the bench is interrupted (SIGINT/SIGTERM): the normal paths
+ * clean up in `finally`, which a signal skips. @returns the function that unregisters it
+ */
+export function onAbort(fn: () => Promise<void> | void): () => void {
+  aborters.add(fn);
+  return () => aborters.delete(fn);
+}
+
+/** Installs SIGINT/SIGTERM handlers that run every registered clean-up, then exit 130. */
+export function cleanUpOnSignals(): void {
+  const handler = (): void => {
+    process.stderr.write('\ninterrupted: stopping the daemons and deleting the namespaces\n');
+    Promise.allSettled([...aborters].map(async (f) => f())).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+}

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ControlClient } from '../src/control/client';
 import { freeUdpPorts, stopDaemon, TOOLS, type Daemon } from '../src/demo/iked-demo';
 import { DnPki, type DnIssued } from '../test/unit/keystore/dn-pki';
-import { drive, freeTcpPort, measurePhase, type PhaseResult, type Proposal, type SideFigures, type Workload } from './handshake-common';
+import { drive, freeTcpPort, measurePhase, onAbort, type PhaseResult, type Proposal, type SideFigures, type Workload } from './handshake-common';
 
 export interface OakleyOptions extends Workload {
   /** crypto_path all PATH (node | native | pkcs11); undefined: the daemon's default. */
@@ -148,6 +148,10 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
   const clients: ControlClient[] = [];
   let pki: DnPki | undefined;
   let result: OakleyResult;
+  const unregister = onAbort(() => {
+    for (const d of daemons) d.proc.kill('SIGKILL');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
   try {
     const [portA, natA, portB, natB] = await freeUdpPorts(4);
     const [metricsA, metricsB] = [await freeTcpPort(), await freeTcpPort()];
@@ -199,6 +203,7 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
   } finally {
     for (const c of clients) c.close();
     for (const d of daemons) await stopDaemon(d, 10_000);
+    unregister();
     pki?.dispose();
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import { CHARON, Charon, strongswanConf } from '../test/interop/lib/charon';
 import { createNetnsPair, type NetnsPair } from '../test/interop/lib/netns';
-import { drive, measurePhase, type PhaseResult, type Workload } from './handshake-common';
+import { drive, measurePhase, onAbort, type PhaseResult, type Workload } from './handshake-common';
 import { ViciClient, type ViciSection } from './vici';
 
 export interface SwanOptions extends Workload {
@@ -162,6 +162,10 @@ export async function runStrongswan(o: SwanOptions): Promise<SwanResult> {
   let pair: NetnsPair | undefined;
   const charons: Charon[] = [];
   const vicis: ViciClient[] = [];
+  const unregister = onAbort(async () => {
+    for (const c of charons) await c.kill();
+    await pair?.destroy();
+  });
   try {
     pair = await createNetnsPair();
     const ini = await startQuiet(pair.a, path.join(tmp, 'a'));
@@ -223,6 +227,7 @@ export async function runStrongswan(o: SwanOptions): Promise<SwanResult> {
     for (const v of vicis) v.close();
     for (const c of charons) await c.stop();
     await pair?.destroy();
+    unregister();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

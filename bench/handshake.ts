@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { loadAverage, parseProposal, type Auth, type PhaseResult, type Proposal } from './handshake-common';
+import { cleanUpOnSignals, loadAverage, parseProposal, type Auth, type PhaseResult, type Proposal } from './handshake-common';
 import { runOakley, type OakleyResult } from './handshake-oakley';
 import { runStrongswan, type SwanResult } from './handshake-swan';
 
@@ -284,6 +284,7 @@ async function main(): Promise<number> {
     console.error((e as Error).message);
     return 2;
   }
+  cleanUpOnSignals();
   const r = await runHandshakeBench(opts);
   printReport(r);
   return r.oakley.status === 'ok' && r.strongswan.status !== 'error' ? 0 : 1;
