@@ -215,7 +215,7 @@ async function main(): Promise<number> {
     let ifma: IfmaReport | undefined;
     if (ifmaOn) {
       progress.step('IFMA modexp vs OpenSSL, dudect');
-      ifma = ifmaSection({ samples: o.samples, sampleMs: o.sampleMs, quick: o.quick, note: (s: string) => progress.note(s) });
+      ifma = await ifmaSection({ samples: o.samples, sampleMs: o.sampleMs, quick: o.quick, note: (s: string) => progress.note(s) });
     }
     progress.end();
 

@@ -7,25 +7,30 @@
  *     sample by sample; a sample times whole calls (IFMA: one 8-lane run; OpenSSL: one modexp) by
  *     process CPU time (user+sys; the sync call is the only busy thread). Medians, and the median of
  *     the per-round ratios (robust against load drift on this shared machine).
+ *     Also RSA-2048/3072/4096 private operations: node's privateDecrypt without padding (OpenSSL's
+ *     CRT with blinding; IFMA for RSA-2048 only) vs IfmaRsaKey (4 operations per kernel run).
  *  2. a dudect-style constant-time check (Reparaz, Balasch, Verbauwhede 2017): per-call times of the
  *     8-lane kernel for two classes of secret exponents - a fixed value (all zero, and all ones) vs
  *     fresh random ones - with the class of every call drawn at random, bases random in both
  *     classes; Welch's t on the raw times and on the times below the 50th/90th percentile crops.
  *     |t| < 4.5 = no evidence of a timing difference. Reported, not asserted.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { constants, createPrivateKey, privateDecrypt, randomBytes, randomInt } from 'node:crypto';
 import { cpuUsage } from 'node:process';
 
 import { defaultExponentBits, getGroup, type ModpGroup } from '../../src/crypto/groups';
 import { loadAddon, type ModexpKernel, type NativeModpContext } from '../../src/crypto/native/addon';
 import { alternate, median, nowNs } from '../lib/stats';
+import { rsaFixture } from './rsa.bench';
 
 export const IFMA_GROUPS = [14, 15, 16, 17, 18] as const;
 export const DUDECT_T_LIMIT = 4.5;
 const LANES = 8;
 
 export interface IfmaRow {
-  readonly group: number;
+  /** 'MODP-14' … or 'RSA-3072 private'. */
+  readonly label: string;
+  /** Exponent bits per modexp (RSA: of each CRT half). */
   readonly exponentBits: number;
   readonly ifmaUs: number[];
   readonly opensslUs: number[];
@@ -67,6 +72,27 @@ function below(g: ModpGroup): Buffer {
   return b;
 }
 
+/** Alternating samples of the OpenSSL and IFMA cells; µs per operation and the per-round ratios. */
+function compare(label: string, exponentBits: number, ifma: () => unknown, ifmaPer: number, ossl: () => unknown,
+  o: IfmaOptions): IfmaRow {
+  const cells = [
+    { name: 'ifma', run: ifma, per: ifmaPer, us: [] as number[] },
+    { name: 'openssl', run: ossl, per: 1, us: [] as number[] },
+  ];
+  const ratios: number[] = [];
+  for (let r = 0; r < o.samples; r++) {
+    for (const c of alternate(cells, r)) {
+      o.note(`ifma: ${label} ${exponentBits}-bit exponents, ${c.name} sample ${r + 1}/${o.samples}`);
+      c.us.push(sampleCpu(c.run, c.per, o.sampleMs));
+    }
+    ratios.push(cells[1].us[r] / cells[0].us[r]);
+  }
+  return {
+    label, exponentBits, ifmaUs: cells[0].us, opensslUs: cells[1].us,
+    ifmaMedianUs: median(cells[0].us), opensslMedianUs: median(cells[1].us), speedup: median(ratios),
+  };
+}
+
 /** CPU µs per modexp of one sample: whole calls until `ms` of CPU time have passed. */
 function sampleCpu(call: () => unknown, perCall: number, ms: number): number {
   const c0 = cpuUsage();
@@ -88,22 +114,27 @@ function throughputRow(ctx: NativeModpContext, g: ModpGroup, bits: number, o: If
   const want = ctx.modexpBatchSync(bases, exps, 'portable');
   const got = ctx.modexpBatchSync(bases, exps, 'ifma');
   if (!got.every((v, i) => v.equals(want[i]))) throw new Error(`group ${g.id}: IFMA and OpenSSL results differ`);
-  const cells = [
-    { name: 'ifma', run: () => ctx.modexpBatchSync(bases, exps, 'ifma'), per: LANES, us: [] as number[] },
-    { name: 'openssl', run: () => ctx.modexpBatchSync([bases[0]], [exps[0]], 'portable'), per: 1, us: [] as number[] },
-  ];
-  const ratios: number[] = [];
-  for (let r = 0; r < o.samples; r++) {
-    for (const c of alternate(cells, r)) {
-      o.note(`ifma: group ${g.id} ${bits}-bit exponents, ${c.name} sample ${r + 1}/${o.samples}`);
-      c.us.push(sampleCpu(c.run, c.per, o.sampleMs));
-    }
-    ratios.push(cells[1].us[r] / cells[0].us[r]);
-  }
-  return {
-    group: g.id, exponentBits: bytes * 8, ifmaUs: cells[0].us, opensslUs: cells[1].us,
-    ifmaMedianUs: median(cells[0].us), opensslMedianUs: median(cells[1].us), speedup: median(ratios),
-  };
+  return compare(`MODP-${g.id}`, bytes * 8, () => ctx.modexpBatchSync(bases, exps, 'ifma'), LANES,
+    () => ctx.modexpBatchSync([bases[0]], [exps[0]], 'portable'), o);
+}
+
+const RSA_BLOCKS = LANES / 2;
+
+async function rsaRow(bits: number, o: IfmaOptions): Promise<IfmaRow> {
+  const addon = loadAddon()!;
+  const key = createPrivateKey((await rsaFixture(bits)).privatePem);
+  const k = new addon.IfmaRsaKey(key.export({ type: 'pkcs8', format: 'der' }));
+  const blocks = Array.from({ length: RSA_BLOCKS }, () => {
+    const b = randomBytes(bits / 8);
+    b[0] &= 0x7f;
+    return b;
+  });
+  const ossl = (b: Buffer): Buffer => privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, b);
+  const got = k.privateRawBatchSync(blocks);
+  if (!got.every((v, i) => v.equals(ossl(blocks[i])))) throw new Error(`RSA-${bits}: IFMA and OpenSSL results differ`);
+  const row = compare(`RSA-${bits} priv`, bits / 2, () => k.privateRawBatchSync(blocks), RSA_BLOCKS, () => ossl(blocks[0]), o);
+  k.dispose();
+  return row;
 }
 
 /** Welch's t statistic of two samples. */
@@ -155,7 +186,7 @@ function dudect(ctx: NativeModpContext, g: ModpGroup, kernel: ModexpKernel, fixe
 }
 
 /** Both parts; `lines` is the text block for the bench report. */
-export function ifmaSection(o: IfmaOptions): IfmaReport {
+export async function ifmaSection(o: IfmaOptions): Promise<IfmaReport> {
   const addon = loadAddon();
   if (!addon) return { skipped: 'native addon unavailable', rows: [], dudect: [], lines: ['IFMA modexp: SKIPPED — native addon unavailable'] };
   const k = addon.modexpKernels();
@@ -168,6 +199,7 @@ export function ifmaSection(o: IfmaOptions): IfmaReport {
     rows.push(throughputRow(ctx, g, defaultExponentBits(g), o));
     if (!o.quick || id === 14) rows.push(throughputRow(ctx, g, g.bits, { ...o, samples: id >= 17 ? Math.min(o.samples, 3) : o.samples }));
   }
+  for (const bits of o.quick ? [3072] : [2048, 3072, 4096]) rows.push(await rsaRow(bits, o));
   const g14 = getGroup(14) as ModpGroup;
   const ctx14 = new addon.ModpContext(g14.p);
   const calls = o.quick ? 800 : 4000;
@@ -184,12 +216,14 @@ export function ifmaSection(o: IfmaOptions): IfmaReport {
   const lines: string[] = [];
   lines.push(`IFMA multi-buffer modexp vs OpenSSL BN_mod_exp_mont_consttime, per core (CPU time, calling thread; ${o.samples} alternating samples of ~${o.sampleMs} ms)` +
     (k.portableForced ? ' [OAKLEY_MODEXP=portable is set: KE batches use OpenSSL, these rows name the kernel explicitly]' : ''));
-  lines.push(`${'group'.padEnd(6)} ${'exp bits'.padStart(8)} ${'OpenSSL µs/op'.padStart(14)} ${'IFMA µs/op'.padStart(11)} ${'OpenSSL ops/s'.padStart(14)} ${'IFMA ops/s'.padStart(11)} ${'speed-up'.padStart(9)}`);
+  lines.push(`${'operation'.padEnd(14)} ${'exp bits'.padStart(8)} ${'OpenSSL µs/op'.padStart(14)} ${'IFMA µs/op'.padStart(11)} ${'OpenSSL ops/s'.padStart(14)} ${'IFMA ops/s'.padStart(11)} ${'speed-up'.padStart(9)}`);
   for (const r of rows) {
-    lines.push(`${String(r.group).padEnd(6)} ${String(r.exponentBits).padStart(8)} ${fmt(r.opensslMedianUs).padStart(14)} ${fmt(r.ifmaMedianUs).padStart(11)} ` +
+    lines.push(`${r.label.padEnd(14)} ${String(r.exponentBits).padStart(8)} ${fmt(r.opensslMedianUs).padStart(14)} ${fmt(r.ifmaMedianUs).padStart(11)} ` +
       `${fmt(1e6 / r.opensslMedianUs, 0).padStart(14)} ${fmt(1e6 / r.ifmaMedianUs, 0).padStart(11)} ${(fmt(r.speedup, 2) + 'x').padStart(9)}`);
   }
-  lines.push('  IFMA µs/op = one 8-lane kernel run / 8 (a batch of 8 modexps with different exponents); speed-up = median of per-round OpenSSL/IFMA');
+  lines.push('  MODP: IFMA µs/op = one 8-lane kernel run / 8 (8 modexps, different exponents); OpenSSL = one modexp (same code as node:crypto DH)');
+  lines.push('  RSA: IFMA µs/op = 4 private ops per run / 4 (CRT + blinding + public check); OpenSSL = node privateDecrypt, no padding (CRT + blinding)');
+  lines.push('  speed-up = median of the per-round OpenSSL/IFMA ratios; exp bits of RSA rows = each CRT half');
   lines.push(`dudect-style timing test (group 14, ${defaultExponentBits(g14)}-bit exponents, fixed vs random secret exponent, classes interleaved at random; |t| < ${DUDECT_T_LIMIT} passes):`);
   for (const d of dd) {
     const verdict = d.maxAbsT < DUDECT_T_LIMIT ? 'PASS' : 'FAIL';

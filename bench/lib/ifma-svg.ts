@@ -26,7 +26,7 @@ export function renderIfmaSvg(rows: readonly IfmaRow[], title: string, subtitle:
   }
   rows.forEach((r, i) => {
     const y = top + i * rowH;
-    out.push(`<text x="${left - 8}" y="${y + 18}" text-anchor="end">group ${r.group}, ${r.exponentBits}-bit x</text>`);
+    out.push(`<text x="${left - 8}" y="${y + 18}" text-anchor="end">${r.label}, ${r.exponentBits}-bit x</text>`);
     out.push(`<rect x="${left}" y="${y + 3}" width="${Math.max(1, x(r.opensslMedianUs))}" height="12" fill="#8a8a8a"/>`);
     out.push(`<rect x="${left}" y="${y + 16}" width="${Math.max(1, x(r.ifmaMedianUs))}" height="12" fill="#c0392b"/>`);
     out.push(`<text x="${left + x(r.opensslMedianUs) + 4}" y="${y + 13}" fill="#333">${esc(fmtUs(r.opensslMedianUs))}</text>`);
