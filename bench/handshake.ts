@@ -199,7 +199,7 @@ export function renderChart(o: OakleyResult, s: SwanResult, title: string, subti
   rows.forEach((r, i) => {
     const y = top + i * groupH;
     const max = Math.max(r.o ?? 0, r.s ?? 0) || 1;
-    out.push(`<text x="${labelW - 8}" y="${y + barH + 4}" text-anchor="end">${esc(r.what.trim())} (${r.better} is better)</text>`);
+    out.push(`<text x="${labelW - 8}" y="${y + barH + 4}" text-anchor="end">${esc(r.what.trim())} ${r.better === 'higher' ? '↑' : '↓'}</text>`);
     ([['Oakley', r.o, '#e0801f', 0], ['strongSwan', r.s, '#2f6fca', 1]] as const).forEach(([name, val, color, k]) => {
       const by = y + k * barH;
       if (val === undefined || !Number.isFinite(val)) {
@@ -211,7 +211,7 @@ export function renderChart(o: OakleyResult, s: SwanResult, title: string, subti
         `<text x="${labelW + w + 6}" y="${by + barH - 3}">${name} ${esc(f1(val))}</text>`);
     });
   });
-  out.push(`<text x="10" y="${H - 14}" fill="#555">orange: Oakley (tools/iked ×2 on 127.0.0.1); blue: strongSwan charon ×2 (netns + veth, kernel-libipsec)</text>`, '</svg>');
+  out.push(`<text x="10" y="${H - 14}" fill="#555">orange: Oakley (tools/iked ×2 on 127.0.0.1); blue: strongSwan charon ×2 (netns + veth, kernel-libipsec); ↑ higher is better, ↓ lower is better</text>`, '</svg>');
   return out.join('\n');
 }
 
