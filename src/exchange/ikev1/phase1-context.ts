@@ -88,5 +88,9 @@ export class Phase1Context {
     this.ke = undefined;
     this.retransmitter?.stop();
     this.step = 'DONE';
+    // Only Phase 1's hashes needed these; an established SA keeps its keys (sa.keys), its peer
+    // identity and the cached replies to a retransmitted last message (responses), not the rest.
+    this.offeredSa = this.saiB = this.ni = this.nr = this.gxi = this.gxr = this.peerIdBody = undefined;
+    this.peerCerts = [];
   }
 }
