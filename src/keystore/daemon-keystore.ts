@@ -13,6 +13,15 @@
  *  - Unless `ignore_crls`, each certificate on a chain to an anchor is checked against its CA's
  *    CRL from ROOT/ike/crls (crl-store.ts); pinned cert_trust end entities are not (no chain).
  *
+ * PKCS#11 hint files (§4.5, written by `ikecert certlocal -ks|-kc|-a|-C|-L -T TOKEN`; format in
+ * ikecert/hint-file.ts) stand in ike.privatekeys/ for keys that live on a token. Such a key pairs
+ * with the certificate whose subject DN is the hint's object label (the public key is on the
+ * token, which is not open yet when the store loads). It signs through the crypto suite's RSA
+ * provider, which must be the PKCS#11 path on the token the hint names (`pkcs11_token`): the key
+ * is found there by CKA_LABEL/CKA_ID and never leaves the token. While that token is logged out
+ * the key is "linked but locked" (`ikeadm dump certcache`); `ikeadm token login` unlocks it
+ * without a restart, and a PIN stored in the hint file (ikecert -p) logs in on first use.
+ *
  * Loading never fails on a bad file: the file is skipped with a warning naming it, so one broken
  * slot cannot keep the daemon (or its other rules) down; `iked -c` prints the same warnings.
  * Building the store is synchronous, so a reload can build it beside the rules and install both
@@ -26,6 +35,7 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import type { CertCacheEntry } from '../control/commands';
 import type { RsaPrivateKey, RsaPrivateKeySource, RsaProvider, RsaPublicKey } from '../crypto/types';
 import { privateKeyObject } from '../crypto/rsa-keys';
+import { openTokenNamed } from '../crypto/pkcs11/token';
 import type { Ikev1Credentials, Ikev1Rule } from '../exchange/ikev1/config';
 import type { IkeConfig, IkeRule } from '../policy/ike-config';
 import { OakleyError } from '../util/errors';
@@ -33,6 +43,7 @@ import { NotifyType } from '../wire/ikev1/iana';
 import type { IdValue } from '../wire/ikev1/id';
 import { altNames, certificateDns, certificateNames, matchesSelector, selectorOf, type AltName, type Selector } from './cert-names';
 import { CrlStore } from './crl-store';
+import { looksLikeHint, parseHintFile, type HintFile } from './ikecert/hint-file';
 import { chainToAnchor, checkValidity, endEntityFor, KeystoreErr, parseCertificates, receivedCertificates, subjectDer } from './minimal';
 
 /** Where the two stores live (IkedOptions has both). */
@@ -69,8 +80,14 @@ export interface StoredKey {
   readonly slot: string;
   readonly file: string;
   readonly source: RsaPrivateKeySource;
-  readonly spki: Buffer;
+  /** The public key (key files; a hint file's key is on the token). */
+  readonly spki?: Buffer;
+  /** Set for a PKCS#11 hint file. */
+  readonly hint?: HintFile;
 }
+
+/** DN comparison that ignores case and blanks around separators (hint object labels vs subjects). */
+const dnKey = (dn: string): string => dn.replace(/\s*([,=+])\s*/g, '$1').trim().toLowerCase();
 
 /** Solaris ignores certificate and key files above this size, and empty ones (§4.5). */
 const MAX_FILE = 100_000;
@@ -104,7 +121,11 @@ const isDer = (b: Buffer): boolean => b[0] === 0x30;
 function loadCertificate(dir: string, slot: string, warnings: string[]): StoredCertificate {
   const file = join(dir, slot);
   const raw = readSlot(file);
-  if (!isPem(raw) && !isDer(raw)) throw new Error('neither PEM nor DER (PKCS#11 hint files are not supported yet)');
+  if (!isPem(raw) && !isDer(raw)) {
+    throw new Error(looksLikeHint(raw)
+      ? 'a PKCS#11 hint file: Oakley keeps certificates as DER in publickeys even when a copy is on a token (ikecert certdb -T TOKEN -L links one)'
+      : 'neither PEM nor DER');
+  }
   const all = parseCertificates(raw);
   if (all.length > 1) warnings.push(`${file}: holds ${all.length} certificates; only the first is used (one certificate per slot)`);
   const cert = all[0]!;
@@ -120,8 +141,15 @@ function loadKey(dir: string, slot: string): StoredKey {
     source = { pem: raw.toString('latin1') };
   } else if (isDer(raw)) {
     source = { der: raw };
+  } else if (looksLikeHint(raw)) {
+    // Line 2 may hold the token PIN: a hint file others can read is not trusted at all.
+    const mode = statSync(file).mode;
+    if (mode & 0o077) throw new Error(`Insecure permissions, skipped untrusted private key ${slot} (a PKCS#11 hint file with mode ${(mode & 0o777).toString(8).padStart(4, '0')}; chmod 0600)`);
+    const hint = parseHintFile(raw);
+    if (hint.label === undefined) throw new Error('the PKCS#11 hint names its object by CKA_ID only; the daemon pairs token keys with certificates by label (the subject DN)');
+    return { slot, file, source: { token: { label: hint.label, ...(hint.id ? { id: hint.id } : {}) } }, hint };
   } else {
-    throw new Error('neither PEM nor DER PKCS#8/PKCS#1 (PKCS#11 hint files are not supported yet)');
+    throw new Error('neither PEM nor DER PKCS#8/PKCS#1, nor a PKCS#11 hint file');
   }
   // privateKeyObject accepts PKCS#8 or PKCS#1 and refuses anything but RSA of a usable size.
   const { key } = privateKeyObject(source, 'keystore');
@@ -152,6 +180,8 @@ export class DaemonKeystore {
   /** Peer certificates accepted from CERT payloads, by SHA-256 fingerprint (the certcache). */
   private readonly received = new Map<string, X509Certificate>();
   private readonly opened = new Map<string, Promise<RsaPrivateKey>>();
+  /** Tokens whose hint-file PIN was already used to log in (tokenKeyState). */
+  private readonly storedPinTried = new Set<string>();
 
   private constructor(
     readonly dirs: KeystoreDirs,
@@ -185,7 +215,7 @@ export class DaemonKeystore {
     });
     const certs = each(dirs.publicKeysDir, 'certificate', (s) => loadCertificate(dirs.publicKeysDir, s, warnings));
     const keys = each(dirs.privateKeysDir, 'RSA private key', (s) => loadKey(dirs.privateKeysDir, s));
-    warnings.push(...secretModeWarnings(dirs.privateKeysDir, keys.map((k) => k.slot)));
+    warnings.push(...secretModeWarnings(dirs.privateKeysDir, keys.filter((k) => !k.hint).map((k) => k.slot)));
     // With ignore_crls the directory is not even read: nothing in it can matter.
     const crls = dirs.crlsDir !== undefined && !trust.ignoreCrls ? CrlStore.load(dirs.crlsDir, warnings, trust.useHttp) : CrlStore.empty();
     const ks = new DaemonKeystore(dirs, trust, certs, keys, warnings, now, crls);
@@ -199,7 +229,33 @@ export class DaemonKeystore {
 
   /** The private key whose public half is the certificate's. */
   keyFor(c: StoredCertificate): StoredKey | undefined {
-    return this.keys.find((k) => k.spki.equals(c.spki));
+    return this.keys.find((k) => k.spki?.equals(c.spki)) ?? this.keys.find((k) => k.hint?.label !== undefined && dnKey(k.hint.label) === dnKey(c.subject));
+  }
+
+  /**
+   * Whether a token key can sign now: its token is open in this process (the crypto suite's
+   * `pkcs11_token`) and logged in. A PIN stored in the hint file logs the token in here
+   * (C_Login runs synchronously inside login(); a wrong stored PIN leaves it locked).
+   */
+  private tokenKeyState(hint: HintFile): 'available' | 'locked' {
+    const token = openTokenNamed(hint.token);
+    if (!token) return 'locked';
+    // Once per store (startup, reload, flush certcache): after `ikeadm token logout` the key stays
+    // locked until `ikeadm token login`, as on Solaris, even with a stored PIN.
+    if (!token.loggedIn && hint.pin !== undefined && !this.storedPinTried.has(hint.token)) {
+      this.storedPinTried.add(hint.token);
+      token.login(hint.pin).catch(() => undefined);
+    }
+    return token.loggedIn ? 'available' : 'locked';
+  }
+
+  /** Why a token key cannot be used through `rsa` (undefined when it can). */
+  private tokenKeyProblem(rsa: RsaProvider, key: StoredKey & { hint: HintFile }, rule: IkeRule): string | undefined {
+    const where = `rule "${rule.label}": the private key ${key.file} is on PKCS#11 token "${key.hint.token}"`;
+    if (rsa.path !== 'pkcs11') return `${where}, but RSA runs on the ${rsa.path} path (set pkcs11_path and pkcs11_token "${key.hint.token}" in ike/config)`;
+    if (!openTokenNamed(key.hint.token)) return `${where}, which this daemon has not opened (its pkcs11_token must be "${key.hint.token}")`;
+    if (this.tokenKeyState(key.hint) === 'locked') return `${where}, which is logged out: the key is locked until 'ikeadm token login ${key.hint.token}'`;
+    return undefined;
   }
 
   /** Our certificate under a `local_id` selector: the first match (slot order) that has a key. */
@@ -243,6 +299,10 @@ export class DaemonKeystore {
     if (!local) {
       throw new OakleyError(KeystoreErr.NO_CERT, `rule "${rule.label}": no certificate in ${this.dirs.publicKeysDir} matches local_id ` +
         `${describeSelector(rule.localId)} and has its private key in ${this.dirs.privateKeysDir}`, { notify: NotifyType.AUTHENTICATION_FAILED });
+    }
+    if (local.key.hint) {
+      const problem = this.tokenKeyProblem(rsa, local.key as StoredKey & { hint: HintFile }, rule);
+      if (problem) throw new OakleyError(KeystoreErr.NO_CERT, problem, { notify: NotifyType.AUTHENTICATION_FAILED });
     }
     let key = this.opened.get(local.key.slot);
     if (!key) {
@@ -310,9 +370,14 @@ export class DaemonKeystore {
 
   /** What `ikeadm dump certcache` shows: the publickeys slots, then accepted peer certificates. */
   list(): CertCacheEntry[] {
+    const keyState = (c: StoredCertificate): CertCacheEntry['key'] => {
+      const k = this.keyFor(c);
+      if (!k) return 'public-only';
+      return k.hint ? this.tokenKeyState(k.hint) : 'available';
+    };
     const stored = this.certificates.map((c, i): CertCacheEntry => ({
       id: i + 1, subject: c.subject, issuer: c.issuer, trusted: this.anchors.includes(c) || this.pinned.includes(c),
-      key: this.keyFor(c) ? 'available' : 'public-only',
+      key: keyState(c),
     }));
     const peers = [...this.received.values()].map((c, i): CertCacheEntry => ({
       id: stored.length + i + 1, ...certificateDns(c.raw), trusted: false, key: 'public-only', fromPayload: true,

@@ -1,0 +1,210 @@
+/**
+ * The hardware-key lifecycle (issue 6): `ikecert certlocal -ks -T TOKEN` makes A's key pair on a
+ * SoftHSM2 token (B keeps a file key made by ikecert), each side pins the other's self-signed
+ * certificate with cert_trust, and two real tools/iked negotiate rsa_sig Main Mode.
+ *
+ *   A (key on token "ike-a", RSA on the pkcs11 path) --MM5 IDii=DN, CERT, SIG_I--> B (file key)
+ *   SIG_I is made by the token: A has no key file at all, only the PKCS#11 hint file, and the
+ *   key object is CKA_SENSITIVE, never extractable and generated on the token (CKA_LOCAL).
+ *
+ * Then: A's token starts logged out ("[Private key linked but locked]", negotiations refused
+ * with a message naming `ikeadm token login`), a wrong PIN is refused clearly, the right PIN
+ * unlocks the key without a restart, `token logout` locks it again (negotiation fails, daemon
+ * up), `token login` restores it; finally the token directory is removed under the running
+ * daemon: negotiations fail cleanly and the daemon stays up.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import * as P from 'pkcs11js';
+
+import { createSoftHsmToken, findSoftHsmModule } from '../../src/crypto/pkcs11';
+import { freeUdpPorts, startDaemon, stopDaemon, TOOLS, type Daemon, type Run } from '../../src/demo/iked-demo';
+import { findObjects, openToken, privateKeyProtection } from '../../src/keystore/ikecert/token-store';
+
+const LABEL = 'ike-a';
+const PIN = '40617283';
+const WRONG_PIN = '11110000';
+const DN_A = 'C=US, O=Oakley Test, CN=gw-a.token.test';
+const DN_B = 'C=US, O=Oakley Test, CN=gw-b.file.test';
+
+export function tool(name: string, args: readonly string[], input = ''): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = execFile(process.execPath, [path.join(TOOLS, name), ...args], { timeout: 60_000, encoding: 'buffer' }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: stdout.toString('latin1'), stderr: stderr.toString() });
+    });
+    p.stdin!.end(input);
+  });
+}
+
+function config(opts: { own: string; peer: string; label: string; remotePort: number; token?: string; module?: string }): string {
+  const p11 = opts.token ? `pkcs11_path "${opts.module}"\npkcs11_token "${opts.token}"\ncrypto_path ke node\n` : '';
+  return `${p11}cert_trust "${opts.peer}"
+{
+  label "${opts.label}"
+  local_addr 127.0.0.1
+  remote_addr 127.0.0.1
+  remote_port ${opts.remotePort}
+  local_id_type dn
+  local_id "${opts.own}"
+  remote_id "${opts.peer}"
+  p1_xform { auth_method rsa_sig oakley_group 14 encr_alg aes(128..128) auth_alg sha256 }
+  p2_pfs 14
+}
+`;
+}
+
+describe('ikecert -T + tools/iked: rsa_sig Main Mode with the private key on a SoftHSM2 token', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let module: string;
+  let rootA: string;
+  let rootB: string;
+  let a: Daemon | undefined;
+  let b: Daemon | undefined;
+  let savedConf: string | undefined;
+  const outputs: string[] = [];
+
+  const ikeadm = async (d: Daemon, args: readonly string[], input = ''): Promise<Run> => {
+    const r = await tool('ikeadm', ['--control', d.control, ...args], input);
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+  const ikecert = async (args: readonly string[], input = ''): Promise<Run> => {
+    const r = await tool('ikecert', args, input);
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+  const logs = (): string => `\n--- A ---\n${a?.log}\n--- B ---\n${b?.log}`;
+  const initiate = (): Promise<Run> => ikeadm(a!, ['initiate', 'a-to-b', 'new']);
+  const certcacheA = async (): Promise<string> => {
+    const r = await ikeadm(a!, ['dump', 'certcache']);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const bothUp = async (): Promise<void> => {
+    for (const d of [a!, b!]) {
+      assert.equal(d.proc.exitCode, null, `a daemon exited${logs()}`);
+      const r = await ikeadm(d, ['get', 'stats']);
+      assert.equal(r.code, 0, r.stderr);
+    }
+  };
+
+  before(async function () {
+    const found = findSoftHsmModule();
+    if (!found) this.skip();
+    module = found!;
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oakley-ikecert-token-'));
+    savedConf = process.env.SOFTHSM2_CONF;
+    // Sets SOFTHSM2_CONF, inherited by ikecert and iked: they see this token directory only.
+    createSoftHsmToken({ dir: path.join(tmp, 'hsm'), label: LABEL, soPin: '12345678', pin: PIN, module });
+    rootA = path.join(tmp, 'a');
+    rootB = path.join(tmp, 'b');
+  });
+
+  after(async () => {
+    for (const d of [a, b]) if (d) await stopDaemon(d, 2000);
+    if (savedConf === undefined) delete process.env.SOFTHSM2_CONF;
+    else process.env.SOFTHSM2_CONF = savedConf;
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('ikecert makes A\'s key pair on the token and B\'s on disk; each side imports the other\'s certificate', async () => {
+    const genA = await ikecert(['certlocal', '-ks', '-m', '2048', '-t', 'rsa-sha256', '-D', DN_A, '-A', 'IP=127.0.0.1', '-T', LABEL,
+      '--root', rootA, '--pkcs11-module', module], `${PIN}\n`);
+    assert.equal(genA.code, 0, genA.stderr);
+    assert.match(genA.stderr, /Certificate added to database\. \(certdb slot 0, private key in certlocal slot 0, key on PKCS#11 token "ike-a"\)/);
+    const genB = await ikecert(['certlocal', '-ks', '-m', '2048', '-D', DN_B, '--root', rootB]);
+    assert.equal(genB.code, 0, genB.stderr);
+    // A holds only a hint file: the key is nowhere on disk.
+    const hint = fs.readFileSync(path.join(rootA, 'secret', 'ike.privatekeys', '0'), 'utf8');
+    assert.equal(hint, `${LABEL.padEnd(32)}\n\n${DN_A}\nrsa-sha256\n`);
+    assert.equal(fs.statSync(path.join(rootA, 'secret', 'ike.privatekeys', '0')).mode & 0o777, 0o600);
+    for (const [from, to] of [[rootA, rootB], [rootB, rootA]] as const) {
+      const e = await ikecert(['certdb', '-e', '-f', 'pem', 'SLOT=0', '--root', from]);
+      assert.equal(e.code, 0, e.stderr);
+      const add = await ikecert(['certdb', '-a', '--root', to], e.stdout);
+      assert.equal(add.code, 0, add.stderr);
+    }
+    const list = await ikecert(['certdb', '-l', '--root', rootA]);
+    assert.match(list.stdout, /Certificate Slot Name: 0 {3}Key Type: rsa\n\t\(Private key in certlocal slot 0\)\n\t\(In PKCS#11 hardware token "ike-a {27}"\)\n/);
+    assert.match(list.stdout, /Certificate Slot Name: 1 {3}Key Type: rsa\n\tSubject Name: <C=US, O=Oakley Test, CN=gw-b\.file\.test>/);
+  });
+
+  it('A starts with the token logged out: the key is "linked but locked" and a negotiation is refused, naming token login', async () => {
+    const [portA, natA, portB, natB] = await freeUdpPorts(4);
+    fs.writeFileSync(path.join(rootA, 'ike', 'config'), config({ own: DN_A, peer: DN_B, label: 'a-to-b', remotePort: portB!, token: LABEL, module }));
+    fs.writeFileSync(path.join(rootB, 'ike', 'config'), config({ own: DN_B, peer: DN_A, label: 'b-to-a', remotePort: portA! }));
+    for (const r of [rootA, rootB]) fs.writeFileSync(path.join(r, 'ipsecinit.conf'), '{laddr 127.0.0.1 raddr 127.0.0.1} ipsec {encr_algs aes encr_auth_algs sha256 sa shared}\n');
+    a = await startDaemon(rootA, portA!, natA!);
+    b = await startDaemon(rootB, portB!, natB!);
+    assert.match(await certcacheA(), /Subject Name: C=US, O=Oakley Test, CN=gw-a\.token\.test\n.*\n\t\t\[Private key linked but locked\]/);
+    const init = await initiate();
+    assert.notEqual(init.code, 0, init.stdout);
+    assert.match(a.log, /private key .*ike\.privatekeys\/0 is on PKCS#11 token "ike-a", which is logged out: the key is locked until 'ikeadm token login ike-a'/, logs());
+    await bothUp();
+  });
+
+  it('a wrong PIN at token login is refused clearly; the key stays locked', async () => {
+    const r = await ikeadm(a!, ['token', 'login', LABEL], `${WRONG_PIN}\n`);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /PKCS#11 login on token "ike-a" failed: the PIN was not accepted \(CKR_PIN_INCORRECT\)/);
+    assert.match(await certcacheA(), /\[Private key linked but locked\]/);
+    await bothUp();
+  });
+
+  it('after token login (no restart) A and B negotiate; the signature came from the token, whose key is still non-extractable', async () => {
+    const login = await ikeadm(a!, ['token', 'login', LABEL], `${PIN}\n`);
+    assert.equal(login.code, 0, login.stderr);
+    assert.match(await certcacheA(), /CN=gw-a\.token\.test\n.*\n\t\t\[Private key available\]/);
+    const init = await initiate();
+    assert.equal(init.code, 0, `${init.stderr}${logs()}`);
+    assert.match(init.stdout, /Phase 1 SA .* \(rule "a-to-b"\): aes-128\/sha256\/group 14\/rsa_sig/);
+    const cacheB = await ikeadm(b!, ['dump', 'certcache']);
+    assert.match(cacheB.stdout, /CN=gw-a\.token\.test\n.*\n\t\t\[trusted certificate\]/);
+    // B checked SIG_I against A's certificate; the only holder of that private key is the token.
+    const token = openToken(module, LABEL, PIN);
+    try {
+      const [h, more] = findObjects(token, P.CKO_PRIVATE_KEY, { label: DN_A });
+      assert.ok(h && !more, 'exactly one private key object');
+      assert.deepEqual(privateKeyProtection(token, h), { sensitive: true, extractable: false, neverExtractable: true, local: true });
+      assert.equal(findObjects(token, P.CKO_CERTIFICATE, { label: DN_A }).length, 1, 'the certificate is on the token too');
+    } finally {
+      token.close();
+    }
+    assert.deepEqual(fs.readdirSync(path.join(rootA, 'secret', 'ike.privatekeys')), ['0']);
+    assert.match(a!.log, /crypto path for rsa: pkcs11/, 'the daemon signs on the pkcs11 path');
+  });
+
+  it('token logout locks the key: the next negotiation fails cleanly; token login makes it work again', async () => {
+    const out = await ikeadm(a!, ['token', 'logout', LABEL]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(await certcacheA(), /CN=gw-a\.token\.test\n.*\n\t\t\[Private key linked but locked\]/);
+    const refused = await initiate();
+    assert.notEqual(refused.code, 0, refused.stdout);
+    assert.match(refused.stderr, /is on PKCS#11 token "ike-a", which is logged out: the key is locked until 'ikeadm token login ike-a'/);
+    await bothUp();
+    const login = await ikeadm(a!, ['token', 'login', LABEL], `${PIN}\n`);
+    assert.equal(login.code, 0, login.stderr);
+    const again = await initiate();
+    assert.equal(again.code, 0, `${again.stderr}${logs()}`);
+  });
+
+  it('the token directory removed under the running daemon: negotiations fail cleanly, the daemon stays up', async () => {
+    fs.rmSync(path.join(tmp, 'hsm', 'tokens'), { recursive: true, force: true });
+    const r = await initiate();
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /token "ike-a" is no longer usable \(C_GetTokenInfo: CKR_GENERAL_ERROR; token directory removed\?\)/);
+    await bothUp();
+  });
+
+  it('no PIN appears in any tool output or daemon log', async () => {
+    for (const pin of [PIN, WRONG_PIN]) {
+      assert.ok(!a!.log.includes(pin) && !b!.log.includes(pin), 'PIN in a daemon log');
+      for (const o of outputs) assert.ok(!o.includes(pin), `PIN in tool output: ${o}`);
+    }
+  });
+});
