@@ -18,8 +18,8 @@ export function renderIfmaSvg(rows: readonly IfmaRow[], title: string, subtitle:
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="10" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`);
   out.push(`<text x="10" y="40" fill="#555">${esc(subtitle)}</text>`);
-  out.push(`<rect x="${left}" y="48" width="10" height="10" fill="#8a8a8a"/><text x="${left + 14}" y="57">OpenSSL BN_mod_exp_mont_consttime</text>`);
-  out.push(`<rect x="${left + 250}" y="48" width="10" height="10" fill="#c0392b"/><text x="${left + 264}" y="57">AVX-512 IFMA, 8 lanes (per modexp)</text>`);
+  out.push(`<rect x="${left}" y="48" width="10" height="10" fill="#8a8a8a"/><text x="${left + 14}" y="57">OpenSSL (BN_mod_exp_mont_consttime / RSA CRT)</text>`);
+  out.push(`<rect x="${left + 290}" y="48" width="10" height="10" fill="#c0392b"/><text x="${left + 304}" y="57">AVX-512 IFMA multi-buffer (per operation)</text>`);
   for (let d = lo; d <= hi; d *= 10) {
     out.push(`<line x1="${left + x(d)}" y1="${top - 4}" x2="${left + x(d)}" y2="${top + rows.length * rowH}" stroke="#ddd"/>`);
     out.push(`<text x="${left + x(d)}" y="${top + rows.length * rowH + 16}" text-anchor="middle" fill="#555">${esc(fmtUs(d))}</text>`);
@@ -32,7 +32,7 @@ export function renderIfmaSvg(rows: readonly IfmaRow[], title: string, subtitle:
     out.push(`<text x="${left + x(r.opensslMedianUs) + 4}" y="${y + 13}" fill="#333">${esc(fmtUs(r.opensslMedianUs))}</text>`);
     out.push(`<text x="${left + x(r.ifmaMedianUs) + 4}" y="${y + 26}" fill="#333">${esc(fmtUs(r.ifmaMedianUs))}  ×${r.speedup.toFixed(2)}</text>`);
   });
-  out.push(`<text x="10" y="${h - 10}" fill="#555">µs per modexp, log scale, medians of alternating samples (CPU time, one thread); ×N = median per-round speed-up.</text>`);
+  out.push(`<text x="10" y="${h - 10}" fill="#555">µs per operation (modexp or RSA private op), log scale, medians of alternating samples (CPU time, one thread); ×N = median per-round speed-up.</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

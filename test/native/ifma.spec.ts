@@ -88,6 +88,19 @@ describe('native path: AVX-512 IFMA multi-buffer modexp', function () {
     });
   }
 
+  it('the smaller moduli the kernel also takes (groups 2, 5, 22-24: 1024-2048 bits) equal OpenSSL', () => {
+    for (const id of [2, 5, 22, 23, 24]) {
+      const g = modp(id);
+      const ctx = modpContext(g);
+      assert.equal(ctx.ifmaAvailable, true, `group ${id}`);
+      for (let r = 0; r < 4; r++) {
+        const bases = Array.from({ length: 8 }, () => bigToBuf(bufToBig(randomBytes(g.size)) % g.pBig, g.size));
+        const exps = Array.from({ length: 8 }, (_, i) => randomBytes(1 + ((i * 7 + r * 5) % g.size)));
+        assert.deepEqual(ctx.modexpBatchSync(bases, exps, 'ifma'), ctx.modexpBatchSync(bases, exps, 'portable'), `group ${id} round ${r}`);
+      }
+    }
+  });
+
   it('every lane count 1..17 (dummy lanes, lone remainders) and every kernel choice agree', async () => {
     const g = modp(14);
     const ctx = modpContext(g);
