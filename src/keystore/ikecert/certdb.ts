@@ -68,7 +68,9 @@ function list(ctx: IkecertContext): void {
     if (ctx.flag('v')) {
       const pc = new x509.X509Certificate(c.cert.raw);
       L.push(`\tIssuer Name: <${c.issuer}>`, `\tSerial Number: ${c.cert.serialNumber}`);
-      L.push(`\tSelf-signed: ${c.cert.checkIssued(c.cert) && c.cert.verify(c.cert.publicKey) ? 'yes (signature verified)' : 'no'}`);
+      // Not X509Certificate.checkIssued: OpenSSL's check also wants keyCertSign, which -ks
+      // certificates (end entities) do not carry.
+      L.push(`\tSelf-signed: ${dnKey(c.subject) === dnKey(c.issuer) && c.cert.verify(c.cert.publicKey) ? 'yes (signature verified)' : 'no'}`);
       L.push(`\tNot Valid Before: ${new Date(c.cert.validFrom).toUTCString()}`, `\tNot Valid After: ${new Date(c.cert.validTo).toUTCString()}`);
       L.push(`\tSignature Algorithm: ${(pc.signatureAlgorithm as { name: string; hash?: { name: string } }).hash?.name ?? ''} ${pc.signatureAlgorithm.name}`);
       L.push(`\tPublic Key: ${c.cert.publicKey.asymmetricKeyDetails?.modulusLength}-bit RSA, hash ${publicKeyHash(c.spki)}`);
