@@ -22,6 +22,7 @@
         'native/src/kdf.cc',
         'native/src/cipher.cc',
         'native/src/xfrm.cc',
+        'native/src/sockopt.cc',
       ],
       'include_dirs': [
         '<(node_root_dir)/include/node',

@@ -4,6 +4,8 @@
 namespace oakley {
 // native/src/xfrm.cc (declared here rather than in common.h: it is not a crypto primitive).
 void InitXfrm(Napi::Env env, Napi::Object exports);
+// native/src/sockopt.cc (UDP_ENCAP, SO_PEERCRED: socket options node does not expose).
+void InitSockopt(Napi::Env env, Napi::Object exports);
 }  // namespace oakley
 
 namespace {
@@ -15,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   oakley::InitKdf(env, exports);
   oakley::InitCipher(env, exports);
   oakley::InitXfrm(env, exports);
+  oakley::InitSockopt(env, exports);
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return exports;
 }

@@ -7,9 +7,13 @@
  *   1. The socket file is created with mode 0600 (umask 0177 around bind, then an explicit chmod),
  *      so only its owner (the daemon's uid) and root can connect. Put it in a directory that is
  *      not writable by others (e.g. /var/run/oakley, 0700) so it cannot be swapped.
- *   2. Peer credentials (SO_PEERCRED / getpeerucred) are NOT available from node:net without an
- *      addon, so the "uid must be the daemon's or root" rule is enforced by the file mode only.
- *      An `authorize` hook is provided for a later native check.
+ *   2. Peer credentials: each accepted connection's SO_PEERCRED (through the addon,
+ *      src/net/sockopt.ts) must name uid 0 or the daemon's effective uid (Solaris: the door
+ *      server checks the caller's credentials, solaris-ike.md §3.4/§3.7). Anyone else gets one
+ *      IKE_ERR_NO_AUTH error frame and is disconnected before a request is read
+ *      (`control.conn.refused_uid`), so a loosened file mode or an inherited descriptor does not
+ *      open the door. Without the addon, listen() warns once and the file mode of layer 1 is the
+ *      only check. The credentials are passed to handlers and `authorize` in the context.
  *   3. Each command has a required privilege (§3.4: base, modkeys for preshared keys, keymat for
  *      `write preshared`), checked against the daemon's CURRENT privilege on every request.
  *
@@ -22,6 +26,7 @@ import net from 'node:net';
 import { OakleyError } from '../util/errors';
 import { nullLogger, PRIVILEGES, type Logger, type Privilege } from '../util/log';
 import { Counters } from '../util/counters';
+import { peerCredentials, sockoptAddon, sockoptUnavailableReason, type PeerCredentials } from '../net/sockopt';
 import { ControlErr, FrameDecoder, MAX_FRAME, encodeFrame, isRequest, type ControlRequest, type ControlResponse, type RequestId } from './frame';
 
 export interface ControlContext {
@@ -32,6 +37,8 @@ export interface ControlContext {
   /** The daemon's current level. */
   readonly daemonPrivilege: Privilege;
   readonly connectionId: number;
+  /** SO_PEERCRED of the connection (absent when the addon is not loaded). */
+  readonly peer?: PeerCredentials;
 }
 
 export type ControlHandler = (args: Readonly<Record<string, unknown>>, ctx: ControlContext) => Promise<unknown> | unknown;
@@ -62,6 +69,11 @@ export interface ControlServerOptions {
   readonly maxFrame?: number;
   /** Simultaneous connections (default 32); more are closed at once. */
   readonly maxConnections?: number;
+  /**
+   * uids allowed to connect, checked with SO_PEERCRED (default: 0 and the daemon's effective uid).
+   * An empty list turns the check off (the file mode alone then decides, as without the addon).
+   */
+  readonly allowedUids?: readonly number[];
   /** Extra per-request check; throw an OakleyError (e.g. IKE_ERR_NO_AUTH) to refuse. */
   readonly authorize?: (req: ControlRequest, ctx: ControlContext) => void;
   readonly log?: Logger;
@@ -73,22 +85,31 @@ interface Conn {
   readonly socket: net.Socket;
   readonly decoder: FrameDecoder;
   readonly subscriptions: Set<string>;
+  readonly peer?: PeerCredentials;
   queue: Promise<void>;
 }
 
 const rank = (p: Privilege): number => PRIVILEGES.indexOf(p);
+/** How long a refused caller may keep its connection open after the refusal frame. */
+const REFUSED_LINGER_MS = 2000;
 
 export class ControlServer {
   readonly counters: Counters;
   private readonly conns = new Set<Conn>();
+  /** Refused callers between their refusal frame and close (close() drops them too). */
+  private readonly refused = new Set<net.Socket>();
   private nextConn = 1;
   private readonly log: Logger;
   private readonly maxFrame: number;
+  /** uids SO_PEERCRED must name, or null when connections are not checked (no addon, or turned off). */
+  private readonly allowedUids: ReadonlySet<number> | null;
 
   private constructor(private readonly server: net.Server, private readonly opts: ControlServerOptions) {
     this.log = opts.log ?? nullLogger();
     this.counters = opts.counters ?? new Counters();
     this.maxFrame = opts.maxFrame ?? MAX_FRAME;
+    const uids = opts.allowedUids ?? [0, process.geteuid?.() ?? 0];
+    this.allowedUids = uids.length > 0 && sockoptAddon() ? new Set(uids) : null;
     server.on('connection', (s) => this.accept(s));
     server.on('error', (err) => this.log.error('control server error', { err }));
   }
@@ -123,7 +144,11 @@ export class ControlServer {
         process.umask(old);
       }
     });
-    cs.log.info('control socket listening', { path: opts.path, mode: mode.toString(8) });
+    cs.log.info('control socket listening', { path: opts.path, mode: mode.toString(8), ...(cs.allowedUids ? { uids: [...cs.allowedUids].join(',') } : {}) });
+    if (!cs.allowedUids && (opts.allowedUids === undefined || opts.allowedUids.length > 0)) {
+      cs.log.warn(`control socket: caller credentials cannot be checked (${sockoptUnavailableReason() ?? 'no peer credentials'}); ` +
+        `only the socket file mode ${mode.toString(8)} restricts who may connect`);
+    }
     return cs;
   }
 
@@ -154,6 +179,8 @@ export class ControlServer {
   async close(): Promise<void> {
     for (const c of this.conns) c.socket.destroy();
     this.conns.clear();
+    for (const s of this.refused) s.destroy();
+    this.refused.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     try {
       if (fs.lstatSync(this.opts.path).isSocket()) fs.unlinkSync(this.opts.path);
@@ -168,12 +195,51 @@ export class ControlServer {
       socket.destroy();
       return;
     }
-    const c: Conn = { id: this.nextConn++, socket, decoder: new FrameDecoder(this.maxFrame), subscriptions: new Set(), queue: Promise.resolve() };
+    let peer: PeerCredentials | undefined;
+    if (this.allowedUids) {
+      const refusal = this.checkPeer(socket);
+      if (typeof refusal === 'string') {
+        // One error frame, then half-close. What the caller sends is read and discarded rather
+        // than left unread: closing at once would make the client's first write fail with EPIPE
+        // before it reads the frame, and it would report a broken pipe instead of the reason.
+        // The peer's own close (or the timer) ends it; the connection never reaches dispatch.
+        socket.on('error', () => undefined);
+        socket.on('data', () => undefined);
+        this.refused.add(socket);
+        socket.on('close', () => this.refused.delete(socket));
+        socket.setTimeout(REFUSED_LINGER_MS, () => socket.destroy());
+        socket.end(encodeFrame({ id: null, ok: false, error: { code: ControlErr.NOT_AUTHORIZED, message: refusal } }, this.maxFrame));
+        return;
+      }
+      peer = refusal;
+    }
+    const c: Conn = { id: this.nextConn++, socket, decoder: new FrameDecoder(this.maxFrame), subscriptions: new Set(), ...(peer ? { peer } : {}), queue: Promise.resolve() };
     this.conns.add(c);
     this.counters.inc('control.conn.accepted');
     socket.on('data', (chunk) => this.onData(c, chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.conns.delete(c));
+  }
+
+  /**
+   * SO_PEERCRED of a new connection against allowedUids.
+   * @returns the credentials, or the message to refuse the caller with (counted and logged)
+   */
+  private checkPeer(socket: net.Socket): PeerCredentials | string {
+    let cred: PeerCredentials;
+    try {
+      cred = peerCredentials(socket);
+    } catch (err) {
+      // Fail closed: a connection whose caller cannot be identified is not served.
+      this.counters.inc('control.conn.peercred_error');
+      this.log.warn('control connection refused: cannot read its peer credentials', { err });
+      return `Permission denied: cannot read the caller's credentials (${(err as Error).message})`;
+    }
+    if (this.allowedUids!.has(cred.uid)) return cred;
+    this.counters.inc('control.conn.refused_uid');
+    const allowed = [...this.allowedUids!].join(' or ');
+    this.log.warn('control connection refused: caller uid not allowed', { uid: cred.uid, gid: cred.gid, pid: cred.pid, allowed });
+    return `Permission denied: uid ${cred.uid} (pid ${cred.pid}) may not use the control socket (only uid ${allowed})`;
   }
 
   private onData(c: Conn, chunk: Buffer): void {
@@ -223,6 +289,7 @@ export class ControlServer {
       daemonPrivilege,
       privilege: rank(asked) < rank(daemonPrivilege) ? asked : daemonPrivilege,
       connectionId: c.id,
+      ...(c.peer ? { peer: c.peer } : {}),
     };
     this.counters.inc('control.requests');
     if (req.command === 'subscribe') {

@@ -22,7 +22,7 @@ import type { Phase1Context } from '../exchange/ikev1/phase1-context';
 import { describeId, localIdentity } from '../exchange/ikev1/phase1-steps';
 import { MemoryKernel } from '../kernel/memory';
 import { XfrmKernel } from '../kernel/xfrm/kernel';
-import { ipsecInitPolicies } from '../kernel/xfrm/policies';
+import { applyPolicyDiff, diffPolicies, ipsecInitPolicies } from '../kernel/xfrm/policies';
 import { attachAcquire } from '../exchange/ikev1/acquire';
 import { UdpTransport } from '../net/udp-transport';
 import { formatAddress, type AddrRange } from '../policy/addresses';
@@ -143,8 +143,11 @@ function ruleInfo(ike: IkeConfig, index: number): RuleInfo {
 export interface IkedHandle {
   readonly engine: Ikev1Engine;
   readonly control: ControlServer;
-  /** Re-reads every configuration file; keeps the running configuration on error. */
-  reload(): void;
+  /**
+   * Re-reads every configuration file and (--kernel xfrm) re-syncs the kernel policies from
+   * ipsecinit.conf; keeps the running configuration on error. Never rejects.
+   */
+  reload(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -171,7 +174,8 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     ? new XfrmKernel({ clock, counters, log: log.child({}, 'op'), flushOnClose: o.kernelFlush })
     : new MemoryKernel({ clock, counters });
   try {
-    transport = await UdpTransport.open({ addresses: o.listen, port: o.port, natPort: o.noNatT ? null : o.natPort, log, counters });
+    // With the kernel's IPsec, ESP-in-UDP on the NAT-T port must reach XFRM (UDP_ENCAP, sockopt.ts).
+    transport = await UdpTransport.open({ addresses: o.listen, port: o.port, natPort: o.noNatT ? null : o.natPort, udpEncap: o.kernel === 'xfrm', log, counters });
     const g = initial.ike.globals;
     engine = new Ikev1Engine({
       transport, crypto, kernel, clock, counters, log: log.child({}, 'phase1'), natPort: o.natPort,
@@ -193,9 +197,9 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   const udp = transport;
   // Kernel policy from ipsecinit.conf, as ipsecconf loads it on Solaris (§5.8), with IKE's own
   // ports bypassed; close() removes what was installed. ACQUIREs then start negotiations (§5.5).
+  const policyPorts = [500, 4500, o.port, ...(o.noNatT ? [] : [o.natPort])];
   if (kernel instanceof XfrmKernel) {
-    const ports = [500, 4500, o.port, ...(o.noNatT ? [] : [o.natPort])];
-    for (const p of ipsecInitPolicies(initial.ipsec, ports)) {
+    for (const p of ipsecInitPolicies(initial.ipsec, policyPorts)) {
       await kernel.addPolicy(p).catch((e: unknown) => log.warn(`kernel policy not installed: ${(e as Error).message}`));
     }
     log.info('kernel policies installed from ipsecinit.conf', { policies: kernel.listPolicies().length });
@@ -203,14 +207,33 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
   attachAcquire(eng, { localPort: o.port });
 
   // Each reload parses everything first and returns the step that installs it, so a failure
-  // anywhere leaves the running configuration untouched.
-  const reloadRules = (text?: string, file?: string): (() => void) => {
+  // anywhere leaves the running configuration untouched. With --kernel xfrm the install step
+  // first moves the kernel's SPD to the new ipsecinit.conf (all or nothing, policies.ts
+  // applyPolicyDiff); when the kernel refuses, it throws with the kernel's reason and neither the
+  // policies nor the rules change (the rules are derived from the same ipsecinit.conf).
+  const reloadRules = (text?: string, file?: string): (() => Promise<void>) => {
     const ipsecText = readText(o.ipsecInitFile, true);
     const ipsec = ipsecText === undefined ? [] : parseIpsecInit(ipsecText, o.ipsecInitFile);
     const { ike, rules } = loadRules(file ?? o.configFile, ipsec, text);
+    // Computed here so that an entry the kernel cannot express fails the parse, not the install.
+    const policies = kernel instanceof XfrmKernel ? ipsecInitPolicies(ipsec, policyPorts) : undefined;
     // As Solaris `read rule`, also re-reads the certificate stores (cert_root/cert_trust may change).
     const keystore = loadKeystore(o, ike);
-    return () => {
+    return async () => {
+      if (kernel instanceof XfrmKernel && policies) {
+        const diff = diffPolicies(kernel.listPolicies(), policies);
+        try {
+          await applyPolicyDiff(kernel, diff, (m) => log.error(`kernel policy rollback: ${m}; the SPD now matches neither the old nor the new ipsecinit.conf`));
+        } catch (e) {
+          keystore.close();
+          counters.inc('kernel.policy_resync.failed');
+          throw new OakleyError(ConfigErr, `the kernel refused the new ipsecinit.conf policies (the old ones stay installed): ${(e as Error).message}`, undefined, { cause: e });
+        }
+        if (diff.add.length + diff.replace.length + diff.remove.length > 0) {
+          log.info('kernel policies re-synced from ipsecinit.conf',
+            { added: diff.add.length, replaced: diff.replace.length, removed: diff.remove.length, unchanged: diff.unchanged });
+        }
+      }
       for (const w of [...ike.warnings, ...keystore.warnings, ...keystore.checkRules(ike.rules)]) log.warn(w);
       current.keystore?.close();
       current = { ...current, ike, ipsec, rules, keystore };
@@ -225,6 +248,14 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
       current = { ...current, preshared: ps.entries };
       log.info('pre-shared keys reloaded', { entries: ps.entries.length });
     };
+  };
+
+  // One reload at a time (SIGHUP, `read rule`): each diff is against the SPD the previous one left.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const serialReload = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = reloading.then(work, work);
+    reloading = run.catch(() => undefined);
+    return run;
   };
 
   const findP1 = (args: Readonly<Record<string, unknown>>): Phase1Context[] => eng.phase1Sas().filter((c) => {
@@ -288,8 +319,8 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
       if (i < 0) throw new OakleyError('IKE_ERR_NO_OBJ', `No rule with label "${String(args.label)}"`);
       return [ruleInfo(current.ike, i)];
     },
-    'read rule': (args) => {
-      reloadRules(typeof args.text === 'string' ? args.text : undefined, typeof args.file === 'string' ? args.file : undefined)();
+    'read rule': async (args) => {
+      await serialReload(() => reloadRules(typeof args.text === 'string' ? args.text : undefined, typeof args.file === 'string' ? args.file : undefined)());
       return null;
     },
     'read preshared': (args) => {
@@ -359,14 +390,16 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
     engine: eng,
     control,
     reload() {
-      try {
-        const installRules = reloadRules();
-        const installPreshared = reloadPreshared();
-        installRules();
-        installPreshared();
-      } catch (e) {
-        log.error(`reload failed; keeping the running configuration: ${(e as Error).message}`);
-      }
+      return serialReload(async () => {
+        try {
+          const installRules = reloadRules();
+          const installPreshared = reloadPreshared();
+          await installRules();
+          installPreshared();
+        } catch (e) {
+          log.error(`reload failed; keeping the running configuration: ${(e as Error).message}`);
+        }
+      });
     },
     close() {
       closing ??= (async () => {

@@ -8,6 +8,11 @@
  * - Datagrams larger than `maxDatagram` are dropped and counted (`udp.rx.oversize`).
  * - send() never throws for network conditions: errors are counted (`udp.tx.error`) and logged.
  *   It throws a coded error only when `from` is not bound here (the Transport contract).
+ * - `udpEncap` (the daemon sets it with --kernel xfrm): the NAT-T sockets get UDP_ENCAP_ESPINUDP
+ *   (sockopt.ts) so that the kernel's XFRM receives ESP-in-UDP on the NAT-T port. The kernel then
+ *   eats NAT-keepalives and ESP itself and delivers IKE with its non-ESP marker still in front,
+ *   exactly what arrives without the option, so nothing here or in the engine's NAT-T framing
+ *   changes (the engine's `rx.natt_keepalive` / `rx.esp_on_ike_port` counters stay at 0 then).
  */
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
@@ -15,6 +20,7 @@ import { isIP } from 'node:net';
 import { Counters } from '../util/counters';
 import { OakleyError } from '../util/errors';
 import { nullLogger, type Logger } from '../util/log';
+import { setUdpEncap, udpEncap } from './sockopt';
 import { endpointKey, sameEndpoint, type Endpoint, type ReceiveHandler, type ReceivedDatagram, type Transport } from './transport';
 
 export interface UdpTransportOptions {
@@ -26,6 +32,11 @@ export interface UdpTransportOptions {
   readonly natPort?: number | null;
   /** Largest datagram delivered (default 65535); larger ones are dropped and counted. */
   readonly maxDatagram?: number;
+  /**
+   * Set UDP_ENCAP_ESPINUDP on the NAT-T sockets (Linux kernel IPsec: ESP-in-UDP to XFRM). Needs
+   * the addon; open() fails with IKE_ERR_NATIVE_UNAVAILABLE / IKE_ERR_SOCKOPT when it cannot be set.
+   */
+  readonly udpEncap?: boolean;
   readonly log?: Logger;
   readonly counters?: Counters;
 }
@@ -33,6 +44,8 @@ export interface UdpTransportOptions {
 interface Bound {
   readonly socket: dgram.Socket;
   readonly local: Endpoint;
+  /** The NAT-T socket of its address. */
+  readonly natT: boolean;
 }
 
 export class UdpTransport implements Transport {
@@ -61,7 +74,8 @@ export class UdpTransport implements Transport {
    * Binds every address on the IKE port and (unless natPort is null) the NAT-T port.
    * @returns the transport once every socket is bound
    * @throws OakleyError IKE_ERR_BAD_ARGUMENT for a non-literal address, IKE_ERR_BIND when a bind
-   *   fails (sockets already bound are closed again)
+   *   fails, IKE_ERR_NATIVE_UNAVAILABLE / IKE_ERR_SOCKOPT when `udpEncap` cannot be set (sockets
+   *   already bound are closed again)
    */
   static async open(opts: UdpTransportOptions): Promise<UdpTransport> {
     const log = opts.log ?? nullLogger();
@@ -75,7 +89,14 @@ export class UdpTransport implements Transport {
     const bound: Bound[] = [];
     try {
       for (const address of opts.addresses) {
-        for (const port of ports) bound.push(await bindOne(address, port));
+        for (const [i, port] of ports.entries()) {
+          const b = await bindOne(address, port, i === 1);
+          bound.push(b);
+          if (b.natT && opts.udpEncap) {
+            setUdpEncap(b.socket);
+            log.debug('UDP_ENCAP_ESPINUDP set on the NAT-T socket', { local: endpointKey(b.local) });
+          }
+        }
       }
     } catch (e) {
       for (const b of bound) b.socket.close();
@@ -86,6 +107,17 @@ export class UdpTransport implements Transport {
 
   get endpoints(): readonly Endpoint[] {
     return this.bound.map((b) => b.local);
+  }
+
+  /**
+   * The UDP_ENCAP type the kernel reports for the socket bound to `local` (0: none; 2:
+   * UDP_ENCAP_ESPINUDP). For checks and tests. @throws like sockopt.udpEncap, or
+   * IKE_ERR_BAD_ARGUMENT when `local` is not bound here
+   */
+  udpEncapOf(local: Endpoint): number {
+    const b = this.bound.find((x) => sameEndpoint(x.local, local));
+    if (!b) throw new OakleyError('IKE_ERR_BAD_ARGUMENT', `${endpointKey(local)} is not bound by this transport`);
+    return udpEncap(b.socket);
   }
 
   send(data: Buffer, to: Endpoint, from: Endpoint): void {
@@ -148,7 +180,7 @@ export class UdpTransport implements Transport {
   }
 }
 
-function bindOne(address: string, port: number): Promise<Bound> {
+function bindOne(address: string, port: number, natT: boolean): Promise<Bound> {
   const type = isIP(address) === 6 ? 'udp6' : 'udp4';
   // ipv6Only: an IPv6 socket must not also grab the IPv4 port (we bind IPv4 separately).
   const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
@@ -161,7 +193,7 @@ function bindOne(address: string, port: number): Promise<Bound> {
     socket.bind({ address, port, exclusive: true }, () => {
       socket.removeListener('error', onError);
       const a = socket.address();
-      resolve({ socket, local: { address, port: a.port } });
+      resolve({ socket, local: { address, port: a.port }, natT });
     });
   });
 }

@@ -10,10 +10,14 @@
  * always bypassed"): for each IKE port, UDP to or from that port in both directions, at a
  * priority that beats every IPsec entry. Without it an entry covering the peers' addresses would
  * send ISAKMP itself into ACQUIRE, and inbound IKE would be dropped for lacking ESP.
+ *
+ * Reload (SIGHUP, `ikeadm read rule`) re-reads ipsecinit.conf and moves the SPD from the installed
+ * set to the new one with diffPolicies + applyPolicyDiff, all or nothing.
  */
 import { formatAddress, type AddrRange } from '../../policy/addresses';
 import type { IpsecPolicyEntry } from '../../policy/ipsecinit';
-import type { IpsecPolicy, TrafficSelector } from '../types';
+import { KernelErr, type IpsecPolicy, type KernelIpsec, type TrafficSelector } from '../types';
+import { OakleyError } from '../../util/errors';
 
 const UDP = 17;
 
@@ -71,4 +75,90 @@ export function ikeBypassPolicies(ports: readonly number[], families: readonly (
 export function ipsecInitPolicies(entries: readonly IpsecPolicyEntry[], ikePorts: readonly number[]): IpsecPolicy[] {
   const families = [...new Set(entries.map((e): 'v4' | 'v6' => (e.laddr.v6 ? 'v6' : 'v4')))];
   return [...ikeBypassPolicies(ikePorts, families), ...entries.flatMap(entryPolicies)];
+}
+
+/**
+ * A policy's full identity: selectors, direction and everything installed with them (action,
+ * protocol, mode, tunnel endpoints). Two policies with equal keys are the same kernel entry.
+ */
+export function policyKey(p: IpsecPolicy): string {
+  const s = (t: TrafficSelector): string => `${t.address}/${t.prefixLength}:${t.protocol ?? 0}:${t.port ?? 0}`;
+  const tmpl = p.action === 'ipsec' ? ` ${p.protocol ?? 'esp'} ${p.mode ?? 'transport'}${p.tunnel ? ` ${p.tunnel.src}->${p.tunnel.dst}` : ''}` : '';
+  return `${p.direction} ${s(p.src)} -> ${s(p.dst)} ${p.action}${tmpl}`;
+}
+
+/** The kernel's key for a policy: only selectors and direction (one entry per key in the SPD). */
+function selectorKey(p: IpsecPolicy): string {
+  const s = (t: TrafficSelector): string => `${t.address}/${t.prefixLength}:${t.protocol ?? 0}:${t.port ?? 0}`;
+  return `${p.direction} ${s(p.src)} -> ${s(p.dst)}`;
+}
+
+/** What turns the installed policy set into the wanted one. */
+export interface PolicyDiff {
+  /** Wanted, with a selector nothing installed uses. */
+  readonly add: readonly IpsecPolicy[];
+  /** Same selector and direction as an installed policy, different action or template. */
+  readonly replace: readonly { readonly from: IpsecPolicy; readonly to: IpsecPolicy }[];
+  /** Installed and no longer wanted. */
+  readonly remove: readonly IpsecPolicy[];
+  /** How many stay as they are. */
+  readonly unchanged: number;
+}
+
+/** @returns the difference between `installed` and `wanted` (duplicates in `wanted` count once) */
+export function diffPolicies(installed: readonly IpsecPolicy[], wanted: readonly IpsecPolicy[]): PolicyDiff {
+  const have = new Map(installed.map((p) => [selectorKey(p), p]));
+  const want = new Map(wanted.map((p) => [selectorKey(p), p]));
+  const add: IpsecPolicy[] = [];
+  const replace: { from: IpsecPolicy; to: IpsecPolicy }[] = [];
+  let unchanged = 0;
+  for (const [k, p] of want) {
+    const old = have.get(k);
+    if (!old) add.push(p);
+    else if (policyKey(old) !== policyKey(p)) replace.push({ from: old, to: p });
+    else unchanged++;
+  }
+  const remove = [...have].filter(([k]) => !want.has(k)).map(([, p]) => p);
+  return { add, replace, remove, unchanged };
+}
+
+/** The two SPD operations a diff needs (XfrmKernel, MemoryKernel). */
+export type PolicyTarget = Pick<KernelIpsec, 'addPolicy' | 'delPolicy'>;
+
+/**
+ * Applies a diff all or nothing. Order, so that protected traffic is never left without its
+ * policy longer than necessary: new selectors first, then each replaced selector (delete, add:
+ * the SPD holds one entry per selector), then the removals. When the kernel refuses a step, the
+ * steps already done are undone in reverse order and the refusal is rethrown; the kernel then
+ * holds the old set again. An undo step that fails too is reported through `onUndoFailure` (the
+ * SPD then differs from both sets, which the caller must say).
+ * @throws the kernel's error of the refused step (an OakleyError naming the policy)
+ */
+export async function applyPolicyDiff(k: PolicyTarget, diff: PolicyDiff, onUndoFailure: (message: string) => void = () => undefined): Promise<void> {
+  const undo: { what: string; run: () => Promise<void> }[] = [];
+  const step = async (what: string, run: () => Promise<void>, back: () => Promise<void>): Promise<void> => {
+    try {
+      await run();
+    } catch (e) {
+      throw new OakleyError(OakleyError.is(e) ? e.code : KernelErr.FAILED, `${what}: ${(e as Error).message}`, OakleyError.is(e) ? e.detail as Record<string, unknown> | undefined : undefined, { cause: e });
+    }
+    undo.push({ what, run: back });
+  };
+  try {
+    for (const p of diff.add) await step(`adding policy ${policyKey(p)}`, () => k.addPolicy(p), () => k.delPolicy(p));
+    for (const { from, to } of diff.replace) {
+      await step(`removing policy ${policyKey(from)}`, () => k.delPolicy(from), () => k.addPolicy(from));
+      await step(`adding policy ${policyKey(to)}`, () => k.addPolicy(to), () => k.delPolicy(to));
+    }
+    for (const p of diff.remove) await step(`removing policy ${policyKey(p)}`, () => k.delPolicy(p), () => k.addPolicy(p));
+  } catch (e) {
+    for (const u of undo.reverse()) {
+      try {
+        await u.run();
+      } catch (err) {
+        onUndoFailure(`undoing ${u.what} failed: ${(err as Error).message}`);
+      }
+    }
+    throw e;
+  }
 }
