@@ -88,6 +88,8 @@ export interface Ikev1Settings {
   readonly p2Commit: boolean;
   /** Flood bounds for new responder SAs (admission.ts). */
   readonly admission: AdmissionSettings;
+  /** RFC 3948 NAT-keepalive interval when we are behind a NAT (ms; 0 = none). strongSwan's default is 20 s. */
+  readonly natKeepaliveMs: number;
 }
 
 export const DEFAULT_SETTINGS: Ikev1Settings = {
@@ -99,4 +101,5 @@ export const DEFAULT_SETTINGS: Ikev1Settings = {
   dpdIdleMs: 0,
   p2Commit: false,
   admission: DEFAULT_ADMISSION,
+  natKeepaliveMs: 20_000,
 };

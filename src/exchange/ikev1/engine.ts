@@ -34,6 +34,7 @@ import { attachPhase2 } from './phase2';
 import { deleteIsakmpSa } from './informational';
 import { quickMode, type ChildSaPair, type QuickModeOptions } from './quick-mode';
 import { Admission } from './admission';
+import { NAT_KEEPALIVE } from '../../wire/ikev1/nat-t';
 
 export interface Ikev1EngineOptions {
   readonly transport: Transport;
@@ -211,6 +212,17 @@ export class Ikev1Engine implements Phase1Services {
   }
 
   /** Sends an ISAKMP message to the SA's peer, on the NAT-T port with the marker once floated. */
+  /**
+   * RFC 3948 §2.3 NAT-keepalive (one 0xFF octet, no marker) to the peer's NAT-T port, so the NAT
+   * in front of us keeps its mapping while the SAs are idle.
+   */
+  sendNatKeepalive(ctx: Phase1Context): void {
+    const sa = ctx.sa;
+    if (!sa.natT.floated) return;
+    this.transport.send(NAT_KEEPALIVE, sa.peer, { address: sa.local.address, port: this.natPort });
+    this.counters.inc('tx.natt_keepalive');
+  }
+
   sendRaw(ctx: Phase1Context, isakmp: Buffer): void {
     const sa = ctx.sa;
     if (sa.natT.floated) {

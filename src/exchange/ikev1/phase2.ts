@@ -47,6 +47,19 @@ function phase1Established(engine: Ikev1Engine, ctx: Phase1Context): void {
     onInitialContact(engine, ctx).catch((e: unknown) => engine.log.error(`INITIAL-CONTACT: ${(e as Error).message}`));
   }
   armDpd(engine, ctx);
+  armNatKeepalive(engine, ctx);
+}
+
+/** Keepalives while this ISAKMP SA lives, when a NAT was detected in front of us (RFC 3947 §3.1). */
+function armNatKeepalive(engine: Ikev1Engine, ctx: Phase1Context): void {
+  const ms = engine.settings.natKeepaliveMs;
+  if (!(ms > 0) || !ctx.sa.natT.localBehindNat) return;
+  const tick = (): void => {
+    if (!ctx.sa.usableForQuickMode()) return;
+    engine.sendNatKeepalive(ctx);
+    ctx.sa.setTimer('natt-keepalive', ms, tick);
+  };
+  ctx.sa.setTimer('natt-keepalive', ms, tick);
 }
 
 /**

@@ -17,7 +17,7 @@ import { assertSameKeys, rule, settled, SUITES, xform } from './fixtures';
 const PUBLIC = '198.51.100.1';
 const T = xform(SUITES[1][1], 'preshared');
 
-function natBed(mode: 'main' | 'aggressive', nat = true, natTA = true): Promise<Bed> {
+function natBed(mode: 'main' | 'aggressive', nat = true, natTA = true, keepaliveMs?: number): Promise<Bed> {
   const clock = new SystemClock();
   const net = new MemoryNetwork({ clock });
   if (nat) net.addNat({ inside: [A.address], publicAddress: PUBLIC });
@@ -28,7 +28,8 @@ function natBed(mode: 'main' | 'aggressive', nat = true, natTA = true): Promise<
     rulesB: [rule('from-a', [T], { aggressiveResponder: true })],
     credsA: pskCredentials({ [B.address]: 'nat secret' }),
     credsB: { presharedKey: () => Buffer.from('nat secret') },
-    settingsA: { natT: natTA },
+    settingsA: { natT: natTA, ...(keepaliveMs !== undefined ? { natKeepaliveMs: keepaliveMs } : {}) },
+    ...(keepaliveMs !== undefined ? { settingsB: { natKeepaliveMs: keepaliveMs } } : {}),
   });
 }
 
@@ -92,6 +93,23 @@ describe('IKEv1 NAT-T (RFC 3947)', function () {
       assert.equal(bed.b.counters.get('rx.malformed'), 0);
       assert.equal(peer!.sa.state, 'ESTABLISHED');
       prober.close();
+    } finally {
+      await bed.close();
+    }
+  });
+
+  it('the side behind the NAT sends keepalives (one 0xff, no marker) to the mapped NAT-T port; the other side does not', async () => {
+    const bed = await natBed('main', true, true, 30);
+    try {
+      await bed.a.engine.initiate(A, B);
+      await settled(bed);
+      await new Promise((r) => setTimeout(r, 200));
+      const kas = bed.net.log.filter((p) => p.data.length === 1 && p.data[0] === 0xff);
+      assert.ok(kas.length >= 3, `keepalives seen: ${kas.length}`);
+      assert.ok(kas.every((p) => p.to.address === B.address && p.to.port === 4500 && p.from.address === PUBLIC), 'through the NAT to B:4500');
+      assert.equal(bed.a.counters.get('tx.natt_keepalive'), kas.length);
+      assert.equal(bed.b.counters.get('tx.natt_keepalive'), 0, 'B is not behind a NAT');
+      assert.equal(bed.b.counters.get('rx.natt_keepalive'), kas.length);
     } finally {
       await bed.close();
     }
