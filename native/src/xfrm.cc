@@ -141,9 +141,10 @@ class XfrmSocket : public Napi::ObjectWrap<XfrmSocket> {
     ssize_t sent = sendto(req_, msg.Data(), msg.Length(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
     if (sent < 0) throw SysError(env, kErrNetlink, "sendto", errno, "NETLINK_XFRM request");
 
-    std::vector<std::vector<uint8_t>> out;
+    // SA dumps and replies may carry keys: every receive buffer wipes itself (SecureBytes).
+    std::vector<SecureBytes> out;
     size_t total = 0;
-    std::vector<uint8_t> buf(kRecvBuffer);
+    SecureBytes buf(kRecvBuffer);
     bool done = false;
     while (!done) {
       ssize_t n = recv(req_, buf.data(), buf.size(), 0);
@@ -169,7 +170,7 @@ class XfrmSocket : public Napi::ObjectWrap<XfrmSocket> {
         }
         off += NLMSG_ALIGN(r.nlmsg_len);
       }
-      out.emplace_back(buf.data(), buf.data() + n);
+      out.emplace_back(buf.data(), static_cast<size_t>(n));
     }
     Napi::Array arr = Napi::Array::New(env, out.size());
     for (size_t i = 0; i < out.size(); i++) arr.Set(i, Napi::Buffer<uint8_t>::Copy(env, out[i].data(), out[i].size()));
@@ -212,7 +213,7 @@ class XfrmSocket : public Napi::ObjectWrap<XfrmSocket> {
       Deliver(MakeError(env, ErrKind::Plain, kErrNetlink, std::string("uv_poll: ") + uv_strerror(status)).Value(), env.Undefined());
       return;
     }
-    std::vector<uint8_t> buf(kRecvBuffer);
+    SecureBytes buf(kRecvBuffer);  // events (e.g. SA notifications) may carry keys
     while (poll_ != nullptr && ev_ >= 0) {
       ssize_t n = recv(ev_, buf.data(), buf.size(), MSG_DONTWAIT);
       if (n < 0) {

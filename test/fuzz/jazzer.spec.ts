@@ -24,10 +24,7 @@ const seconds = Number(process.env.OAKLEY_FUZZ_SHORT_SECONDS ?? 3);
  * Findings in code this suite may not fix (reported to its owner). Each stays pending until the
  * fix lands; then move its input to corpus/regressions/<target>/ and delete the entry.
  */
-const PENDING: readonly { target: string; file: string; what: string }[] = [
-  { target: 'xfrm-netlink', file: 'pending/xfrm-netlink/decode-ack-negative-skip',
-    what: 'decodeAck: an echoed nlmsg_len >= 2^31 makes align4() negative, Cursor.skip() moves backwards and Buffer.readUInt32LE throws RangeError (src/kernel/xfrm/netlink.ts)' },
-];
+const PENDING: readonly { target: string; file: string; what: string }[] = [];
 
 describe('jazzer.js findings awaiting a fix outside test/', () => {
   for (const p of PENDING) {

@@ -49,7 +49,8 @@ export class XfrmWireError extends OakleyError {
   }
 }
 
-export const align4 = (n: number): number => (n + 3) & ~3;
+/** Rounds up to a multiple of 4 (arithmetic, not `& ~3`: no 32-bit signed wrap for lengths >= 2^31). */
+export const align4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /**
  * A bounded view of a datagram: reads check the roof, `sub(n)` opens a child of exactly n octets.
@@ -62,7 +63,7 @@ export class Cursor {
   get remaining(): number { return this.roof - this.pos; }
 
   private need(n: number, what: string): number {
-    if (n > this.roof - this.pos) {
+    if (!(n >= 0) || n > this.roof - this.pos) {
       throw new XfrmWireError(this.structure, this.pos, `${what} needs ${n} octets but only ${this.roof - this.pos} remain`);
     }
     const at = this.pos;
@@ -190,7 +191,7 @@ export function decodeAck(m: NlMsg): NlAck {
   const error = c.i32('error');
   const echoedLen = c.u32('msg.nlmsg_len');
   c.skip(NLMSG_HDRLEN - 4, 'msg');
-  if (!(m.header.flags & NlFlag.CAPPED) && echoedLen > NLMSG_HDRLEN) c.skip(Math.min(align4(echoedLen - NLMSG_HDRLEN), c.remaining), 'echoed request');
+  if (!(m.header.flags & NlFlag.CAPPED) && echoedLen > NLMSG_HDRLEN) c.skip(Math.min(align4(Math.min(echoedLen - NLMSG_HDRLEN, c.remaining)), c.remaining), 'echoed request');
   let message: string | undefined;
   if (m.header.flags & NlFlag.ACK_TLVS && c.remaining > 0) {
     const attrs = decodeAttrs(c);
