@@ -309,6 +309,21 @@ describe('tools/ikecert', function () {
       for (const o of outputs) assert.ok(!o.includes(PIN) && !o.includes('99999999'), `PIN in output: ${o}`);
     });
 
+    it('certlocal -a -T (PIN line first, then the key) imports an on-disk key whose certificate is in certdb; the hint file replaces it', async () => {
+      const src = newRoot();
+      const dst = newRoot();
+      const g = await ikecert(['certlocal', '-ks', '-D', 'C=US, CN=import-me', '-f', 'der', '--root', src]);
+      const key = (await ikecert(['certlocal', '-e', '0', '--root', src])).raw;
+      const noCert = await ikecert(['certlocal', '-a', '-T', TOKEN, '--root', dst, '--pkcs11-module', module], Buffer.concat([Buffer.from(`${PIN}\n`), key]));
+      assert.equal(noCert.code, 1);
+      assert.match(noCert.stderr, /no certificate in .* matches this key: add it first \(ikecert certdb -a\)/);
+      assert.equal((await ikecert(['certdb', '-a', '--root', dst], g.raw)).code, 0);
+      const a = await ikecert(['certlocal', '-a', '-T', TOKEN, '--root', dst, '--pkcs11-module', module], Buffer.concat([Buffer.from(`${PIN}\n`), key]));
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stderr, /Private key and certificate copied to PKCS#11 token "ikecert-t"; hint file in certlocal slot 0\./);
+      assert.deepEqual(parseHintFile(fs.readFileSync(path.join(dst, 'secret', 'ike.privatekeys', '0'))).label, 'C=US, CN=import-me');
+    });
+
     it('-C copies a file key pair to the token, -U unlinks the hint, -L links it again by RFC 7512 URI, -r destroys it', async () => {
       const g = await run(['certlocal', '-ks', '-D', 'C=US, CN=copy-me']);
       assert.equal(g.code, 0, g.stderr);

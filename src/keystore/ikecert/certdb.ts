@@ -16,6 +16,7 @@
  */
 import * as P from 'pkcs11js';
 
+import type { Pkcs11Token } from '../../crypto/pkcs11/token';
 import { OakleyError } from '../../util/errors';
 import { matchesSelector, selectorOf } from '../cert-names';
 import {
@@ -88,23 +89,27 @@ function list(ctx: IkecertContext): void {
 }
 
 async function add(ctx: IkecertContext): Promise<void> {
-  const cert = parseCertificate(await ctx.input.data(ctx.value('i')));
   const label = ctx.tokenLabel();
+  // With -T the PIN line comes first on standard input, then the certificate (input.ts).
+  const opened = label !== undefined ? await ctx.openToken(label, true) : undefined;
+  const cert = parseCertificate(await ctx.input.data(ctx.value('i')));
   const certs = loadCertificates(ctx.dirs, () => undefined);
   if (certs.some((c) => c.cert.raw.equals(cert.raw))) {
     throw new OakleyError('IKE_ERR_DUPLICATE', `this certificate is already in certdb slot ${certs.find((c) => c.cert.raw.equals(cert.raw))!.slot}`);
   }
   const entry = certEntry('-', cert);
   const key = keyForCert(loadKeys(ctx.dirs), entry);
-  // As Solaris: a certificate whose key lives on a token goes to that token too.
-  const tokenLabel = label ?? (key?.kind === 'hint' ? key.hint.token : undefined);
-  if (tokenLabel !== undefined) await toToken(ctx, tokenLabel, entry);
+  if (label !== undefined) await toToken(ctx, label, entry, opened!.token);
   const slot = writeNewSlot(ctx.dirs.publicKeys, cert.raw, 0o644, false);
   ctx.io.note(`Certificate added to database (certdb slot ${slot}).`);
+  // Solaris copies it to the token by itself; here that needs -T (the PIN must come first).
+  if (label === undefined && key?.kind === 'hint') {
+    ctx.io.note(`Its private key is on PKCS#11 token "${key.hint.token}"; add -T ${key.hint.token} to store the certificate there too.`);
+  }
 }
 
-async function toToken(ctx: IkecertContext, label: string, c: CertEntry): Promise<void> {
-  const { token } = await ctx.openToken(label, true);
+async function toToken(ctx: IkecertContext, label: string, c: CertEntry, open?: Pkcs11Token): Promise<void> {
+  const token = open ?? (await ctx.openToken(label, true)).token;
   if (findObjects(token, P.CKO_CERTIFICATE, { label: c.subject }).some((h) => certificateValue(token, h).equals(c.cert.raw))) {
     ctx.io.note(`The certificate is already on PKCS#11 token "${label}".`);
     return;

@@ -190,8 +190,10 @@ function list(ctx: IkecertContext): void {
 }
 
 async function add(ctx: IkecertContext): Promise<void> {
-  const key = parsePrivateKey(await ctx.input.data(ctx.value('i')));
   const label = ctx.tokenLabel();
+  // With -T the PIN line comes first on standard input, then the key (input.ts).
+  const opened = label !== undefined ? await ctx.openToken(label, true) : undefined;
+  const key = parsePrivateKey(await ctx.input.data(ctx.value('i')));
   if (label === undefined) {
     if (ctx.flag('p')) throw new OakleyError(USAGE_ERR, '-p (store the PIN) needs -T TOKEN');
     const slot = writeNewSlot(ctx.dirs.privateKeys, key.export({ type: 'pkcs8', format: 'der' }), 0o600, true);
@@ -202,12 +204,13 @@ async function add(ctx: IkecertContext): Promise<void> {
   const probe: KeyEntry = { slot: '-', kind: 'file', key, spki: nodeSigner(key).spki };
   const cert = certForKey(loadCertificates(ctx.dirs, () => undefined), probe);
   if (!cert) throw new OakleyError(USAGE_ERR, `no certificate in ${ctx.dirs.publicKeys} matches this key: add it first (ikecert certdb -a)`);
-  await toToken(ctx, label, key, cert);
+  await toToken(ctx, label, key, cert, opened);
 }
 
 /** Puts an on-disk key and its certificate on the token and writes the hint file. */
-async function toToken(ctx: IkecertContext, label: string, key: KeyObject, cert: CertEntry): Promise<void> {
-  const { token, pin } = await ctx.openToken(label, true);
+async function toToken(ctx: IkecertContext, label: string, key: KeyObject, cert: CertEntry,
+  opened?: { token: Pkcs11Token; pin?: string }): Promise<void> {
+  const { token, pin } = opened ?? await ctx.openToken(label, true);
   if (labelInUse(token, cert.subject)) throw new OakleyError(TOKEN_ERR, `token "${label}" already holds objects labelled "${cert.subject}"`);
   const ref = importKeyToToken(token, key, cert.subject, newKeyId());
   storeCertificateOnToken(token, cert.cert.raw, cert.subject, ref.id!);

@@ -4,8 +4,8 @@
  * PINs are never taken from the command line (they would show in `ps` and shell history). On a
  * terminal the PIN is prompted for on stderr with echo off (raw mode: Enter ends it, Ctrl-C
  * aborts, Backspace edits). Otherwise standard input is read whole and each prompt takes the
- * next line; what remains after the PIN lines is the data of `-a` (so `printf 'PIN\n' | cat -
- * key.der | ikecert certlocal -a -T tok` works; `-i FILE` avoids mixing the two).
+ * next line; what remains after the PIN lines is the data of `-a` (so `(echo PIN; cat key.der) |
+ * ikecert certlocal -a -T tok` works: with -T the PIN is read first; `-i FILE` avoids mixing).
  */
 import fs from 'node:fs';
 
