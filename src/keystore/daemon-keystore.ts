@@ -32,6 +32,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 
+import * as P from 'pkcs11js';
+
 import type { CertCacheEntry } from '../control/commands';
 import type { RsaPrivateKey, RsaPrivateKeySource, RsaProvider, RsaPublicKey } from '../crypto/types';
 import { privateKeyObject } from '../crypto/rsa-keys';
@@ -301,7 +303,8 @@ export class DaemonKeystore {
         `${describeSelector(rule.localId)} and has its private key in ${this.dirs.privateKeysDir}`, { notify: NotifyType.AUTHENTICATION_FAILED });
     }
     if (local.key.hint) {
-      const problem = this.tokenKeyProblem(rsa, local.key as StoredKey & { hint: HintFile }, rule);
+      const problem = this.tokenKeyProblem(rsa, local.key as StoredKey & { hint: HintFile }, rule)
+        ?? (this.opened.has(local.key.slot) ? undefined : tokenKeyMismatch(local.key as StoredKey & { hint: HintFile }, local.cert));
       if (problem) throw new OakleyError(KeystoreErr.NO_CERT, problem, { notify: NotifyType.AUTHENTICATION_FAILED });
     }
     let key = this.opened.get(local.key.slot);
@@ -425,6 +428,31 @@ export class DaemonKeystore {
     for (const k of this.opened.values()) k.then((key) => key.dispose(), () => undefined);
     this.opened.clear();
   }
+}
+
+/**
+ * A hint pairs by name only; before its first use the token's public key object of the same
+ * label/id must carry the certificate's modulus, so a wrong pairing is named here rather than
+ * showing up as the peer's AUTHENTICATION_FAILED. No public key object: nothing to compare.
+ */
+function tokenKeyMismatch(key: StoredKey & { hint: HintFile }, cert: StoredCertificate): string | undefined {
+  const token = openTokenNamed(key.hint.token);
+  if (!token) return undefined;
+  const ref = key.source as { token: { label?: string; id?: Buffer } };
+  const t: P.Template = [{ type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }];
+  if (ref.token.label !== undefined) t.push({ type: P.CKA_LABEL, value: ref.token.label });
+  if (ref.token.id !== undefined) t.push({ type: P.CKA_ID, value: ref.token.id });
+  try {
+    const found = token.find(t, 2);
+    if (found.length !== 1) return undefined;
+    const strip = (b: Buffer): Buffer => b.subarray(b.findIndex((x) => x !== 0));
+    const onToken = strip(token.attribute(found[0]!, P.CKA_MODULUS));
+    const inCert = strip(Buffer.from(cert.cert.publicKey.export({ format: 'jwk' }).n ?? '', 'base64url'));
+    if (onToken.equals(inCert)) return undefined;
+  } catch {
+    return undefined; // the token's own error comes with the signature
+  }
+  return `the key "${key.hint.object}" on PKCS#11 token "${key.hint.token}" (${key.file}) is not the key of certificate ${cert.file} (${cert.subject})`;
 }
 
 function describeSelector(s: Selector): string {
