@@ -348,7 +348,7 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
       }
       const local = { address: localAddress, port: o.port };
       const peer = { address: remoteAddress, port: rule.remotePort ?? 500 };
-      const ctx = (args.fresh === true ? undefined : eng.established(peer)) ?? await eng.initiate(local, peer, rule.label);
+      const ctx = (args.fresh === true ? undefined : eng.established(peer, rule.label)) ?? await eng.initiate(local, peer, rule.label);
       const pair = await eng.quickMode(ctx);
       const n = ctx.sa.negotiated!;
       const spi = (s: number): string => `0x${(s >>> 0).toString(16).padStart(8, '0')}`;

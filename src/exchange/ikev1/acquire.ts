@@ -66,7 +66,7 @@ export async function handleAcquire(engine: Ikev1Engine, ev: AcquireEvent, opts:
   const work = (async () => {
     try {
       engine.log.info(`ACQUIRE ${ev.src} -> ${ev.dst} (seq ${ev.seq}): negotiating under rule "${rule.label}"`);
-      const ctx = engine.established(peer) ?? await engine.initiate(local, peer, rule.label);
+      const ctx = engine.established(peer, rule.label) ?? await engine.initiate(local, peer, rule.label);
       await engine.quickMode(ctx, selectors ? { selectors } : {});
       engine.counters.inc('acquire.negotiated');
     } catch (e) {

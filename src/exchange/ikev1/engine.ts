@@ -138,8 +138,14 @@ export class Ikev1Engine implements Phase1Services {
   }
 
   /** An established ISAKMP SA with `peer`, if any (newest first). */
-  established(peer: Endpoint): Phase1Context | undefined {
-    return [...this.sas.values()].reverse().find((c) => c.sa.usableForQuickMode() && c.sa.peer.address === peer.address);
+  /**
+   * The newest usable ISAKMP SA with `peer`'s address — negotiated under `ruleLabel` when given
+   * (several daemons, or several rules, may share one address; the port may have floated to
+   * NAT-T, so it does not identify the peer).
+   */
+  established(peer: Endpoint, ruleLabel?: string): Phase1Context | undefined {
+    return [...this.sas.values()].reverse().find((c) => c.sa.usableForQuickMode() && c.sa.peer.address === peer.address &&
+      (ruleLabel === undefined || c.rule.label === ruleLabel));
   }
 
   /**

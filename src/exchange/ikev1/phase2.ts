@@ -109,7 +109,7 @@ export async function rekey(engine: Ikev1Engine, pair: ChildSaPair): Promise<Chi
   pair.rekeying = true;
   engine.counters.inc('p2.rekey.started');
   try {
-    const ctx = engine.established(pair.peer) ?? await engine.initiate(pair.local, pair.peer, pair.ruleLabel);
+    const ctx = engine.established(pair.peer, pair.ruleLabel) ?? await engine.initiate(pair.local, pair.peer, pair.ruleLabel);
     const fresh = await quickMode(engine, ctx, { policy: pair.policy, ...(pair.explicitIds ? { selectors: pair.selectors } : {}) });
     pair.state = 'rekeyed';
     pair.replacedBy = fresh;
