@@ -4,6 +4,8 @@
  * clear reason while both daemons stay up.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 import { DnPki, type DnIssued } from '../unit/keystore/dn-pki';
@@ -43,7 +45,33 @@ describe('interop with strongSwan: RSA certificates', function () {
     name: 'MM rsa_sig aes128-sha256-modp2048', ike: 'aes128-sha256-modp2048', esp: 'aes128-sha256-modp2048', certs: certs(swanCert),
   });
 
+  /** Oakley's key and request from `ikecert certlocal -kc`, signed by the test CA, imported with `ikecert certdb -a`. */
+  function ikecertKeyAndCert(root: string): void {
+    const tool = path.resolve(__dirname, '..', '..', '..', 'tools', 'ikecert');
+    const csr = path.join(pki.dir, `oakley-${path.basename(path.dirname(root))}.csr`);
+    const crt = `${csr}.pem`;
+    execFileSync(process.execPath, [tool, 'certlocal', '-kc', '-m', '2048', '-t', 'rsa-sha256', '-D', OAKLEY_DN, '-A', 'DNS=oakley.test', '--root', root, '-o', csr], { stdio: 'pipe' });
+    execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', path.join(pki.dir, 'ca.pem'), '-CAkey', path.join(pki.dir, 'ca.key'), '-set_serial', '4242',
+      '-days', '30', '-sha256', '-copy_extensions', 'copy', '-out', crt], { stdio: 'pipe' });
+    execFileSync(process.execPath, [tool, 'certdb', '-a', '--root', root], { input: fs.readFileSync(crt), stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
   for (const role of ['initiator', 'responder'] as const) {
+    it(`strongSwan accepts a certificate made with ikecert (certlocal -kc, CA-signed, certdb -a), Oakley ${role}`, async () => {
+      const base = certs(swan);
+      const s = new Scenario({ ...spec(swan), certs: { ...base, oakleyFiles: { 'ike/publickeys/ca': ca.certPem } } });
+      try {
+        ikecertKeyAndCert(path.join(s.dir, 'oakley'));
+        await s.start();
+        await (role === 'initiator' ? s.oakleyInitiates() : s.strongswanInitiates());
+        assert.match(s.charon!.log(), /authentication of 'C=XX, O=Interop Lab, CN=oakley\.test' with RSA.* successful/);
+        const k = await s.compareKeys();
+        assert.equal(k.p2Keys, 2);
+      } finally {
+        await s.stop();
+      }
+    });
+
     it(`Main Mode with DN identities, Oakley ${role}`, async () => {
       const s = new Scenario(spec(swan));
       try {
