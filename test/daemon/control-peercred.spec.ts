@@ -111,6 +111,10 @@ describe('control socket caller credentials (SO_PEERCRED)', function () {
       writeRoot(root, { label: 'r', local: '127.0.0.1', remote: '127.0.0.1', remotePort: 9, psk: 'k' });
       fs.chmodSync(root, 0o755);
       d = await startDaemon(root, port!, nat!);
+      // The socket file appears at bind(); the daemon's own chmod 0600 follows. A served request
+      // proves the server is up (and its chmod done) before the test loosens the mode.
+      const ready = await runTool('ikeadm', ['--control', d.control, 'get', 'stats']);
+      assert.equal(ready.code, 0, ready.stderr);
       fs.chmodSync(d.control, 0o666);
 
       const refused = await asNobody([path.join(TOOLS, 'ikeadm'), '--control', d.control, 'get', 'stats']);
