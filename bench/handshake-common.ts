@@ -139,6 +139,8 @@ export interface SideFigures {
   readonly rssAfterKb: number;
   readonly eventLoopDelayP99Ms?: number;
   readonly eventLoopDelayMaxMs?: number;
+  /** Daemon event counters that moved during the phase (retransmissions, drops...), when known. */
+  readonly events?: Readonly<Record<string, number>>;
 }
 
 /** One measured phase (full window, or window 1) of one implementation. */

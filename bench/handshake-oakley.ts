@@ -141,6 +141,17 @@ const loopFigures = (m: Map<string, number>): Pick<SideFigures, 'eventLoopDelayP
   return { ...(p99 !== undefined ? { eventLoopDelayP99Ms: p99 * 1000 } : {}), ...(max !== undefined ? { eventLoopDelayMaxMs: max * 1000 } : {}) };
 };
 
+/** oakley_events_total counters that changed between two scrapes, by counter name. */
+function eventsMoved(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of after) {
+    const m = /^oakley_events_total\{counter="([^"]+)"\}$/.exec(k);
+    const d = v - (before.get(k) ?? 0);
+    if (m && d !== 0) out[m[1]!] = d;
+  }
+  return out;
+}
+
 /** Runs the warm-up, the window-1 phase and the full-window phase; everything started is stopped. */
 export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oakley-hs-bench-'));
@@ -187,12 +198,20 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
     if (warm.completed === 0) throw new Error(`warm-up negotiations failed: ${warm.firstError}\n--- A ---\n${logTail(rootA)}\n--- B ---\n${logTail(rootB)}`);
     o.log(`oakley: warm-up ${warm.completed} ok, ${warm.failed} failed`);
 
+    let atStart: Map<string, number>[] = [];
     const hooks = {
       name: 'oakley', log: o.log,
-      before: () => Promise.all([scrape(metricsA), scrape(metricsB)]),
+      before: async () => {
+        atStart = await Promise.all([scrape(metricsA), scrape(metricsB)]);
+      },
       after: async () => {
         const [mA, mB] = await Promise.all([scrape(metricsA), scrape(metricsB)]);
-        return { initiator: loopFigures(mA), responder: loopFigures(mB) };
+        const eA = eventsMoved(atStart[0]!, mA);
+        const eB = eventsMoved(atStart[1]!, mB);
+        const shown = (e: Record<string, number>): string => Object.entries(e).filter(([k]) => /retransmit\.resent|busy|drop|gave_up|fail/.test(k))
+          .map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+        o.log(`oakley: initiator events: ${shown(eA)}; responder events: ${shown(eB)}`);
+        return { initiator: { ...loopFigures(mA), events: eA }, responder: { ...loopFigures(mB), events: eB } };
       },
     };
     const window1 = o.n1 > 0 ? await measurePhase(pidA, pidB, o.n1, 1, one, hooks) : undefined;

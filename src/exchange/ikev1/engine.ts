@@ -396,8 +396,19 @@ export class Ikev1Engine implements Phase1Services {
       for (const r of verdict.responses) this.sendRaw(ctx, r);
       return;
     }
-    if (verdict.kind === 'busy' || ctx.busy) {
+    if (verdict.kind === 'busy') {
       this.counters.inc('rx.busy');
+      return;
+    }
+    if (ctx.busy) {
+      // The peer's next message can overtake our own work on the previous one (MM5 arrives while
+      // we still compute g^xy after sending MM4: both sides do it at once). It waits for the SA to
+      // be checked in instead of costing the peer a retransmission; one waits, a later one replaces it.
+      if (ctx.deferred) this.counters.inc('rx.busy');
+      this.counters.inc('rx.deferred');
+      const copy = Buffer.from(isakmp);
+      // Dispatched afresh: the SA may have failed or moved on by then.
+      ctx.deferred = () => this.dispatch(copy, from, to);
       return;
     }
     if (ctx.step === 'DONE') {
@@ -455,6 +466,9 @@ export class Ikev1Engine implements Phase1Services {
       ctx.busy = false;
       this.sentNow.delete(ctx);
     }
+    const next = ctx.deferred;
+    ctx.deferred = undefined;
+    if (next) await next();
   }
 
   private decode(ctx: Phase1Context, isakmp: Buffer, header: IsakmpHeader, encrypted: boolean, from: Endpoint, to: Endpoint): InMessage {

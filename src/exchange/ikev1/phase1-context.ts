@@ -61,6 +61,8 @@ export class Phase1Context {
   initialContactSent = false;
   /** An async step is running: further messages for this SA wait (STYLE A.3: checked out). */
   busy = false;
+  /** The peer's message that arrived while busy, run once the SA is checked in (at most one). */
+  deferred?: () => Promise<void>;
   /** Responses already sent, for answering retransmitted requests. */
   readonly responses: ResponseCache;
   retransmitter?: Retransmitter;

@@ -89,4 +89,37 @@ describe('IKEv1 Main Mode with pre-shared keys', function () {
       await bed.close();
     }
   });
+  // MM4 is sent before the responder computes g^xy, so the initiator (computing the same at the
+  // same time) can send MM5 while the responder is still busy with MM3.
+  //   A: MM3 -->  B: MM4 <-- (B still deriving g^xy)  A: MM5 --> (waits)  B: MM6 <-- once done
+  it('an MM5 that overtakes the responder\'s own key derivation waits instead of costing a retransmission', async () => {
+    const t = SUITES[1][1];
+    const bed = await makeBed({
+      rulesA: [rule('to-b', [t])], rulesB: [rule('from-a', [t])],
+      credsA: pskCredentials({ [B.address]: 'secret one' }), credsB: pskCredentials({ [A.address]: 'secret one' }),
+    });
+    try {
+      // Only B's suite gets the slow g^xy (the providers behind both suites are shared).
+      const ke = bed.b.crypto.ke;
+      (bed.b.crypto as { ke: typeof ke }).ke = { path: ke.path, supports: (g) => ke.supports(g), create: async (group, options) => {
+        const k = await ke.create(group, options);
+        const compute = k.computeSharedSecret.bind(k);
+        return Object.assign(Object.create(k) as typeof k, {
+          computeSharedSecret: async (peer: Buffer) => {
+            await new Promise((r) => setTimeout(r, 150));
+            return compute(peer);
+          },
+        });
+      } };
+      const t0 = performance.now();
+      const ctx = await bed.a.engine.initiate(A, B);
+      assert.equal(ctx.sa.state, 'ESTABLISHED');
+      assert.equal(bed.b.counters.get('rx.deferred'), 1, 'MM5 waited for the responder');
+      assert.equal(bed.b.counters.get('rx.busy'), 0);
+      assert.equal(bed.a.counters.get('retransmit.resent'), 0, 'no retransmission was needed');
+      assert.ok(performance.now() - t0 < 450, `established in ${(performance.now() - t0).toFixed(0)} ms, before the first retransmission`);
+    } finally {
+      await bed.close();
+    }
+  });
 });
