@@ -31,6 +31,7 @@
  */
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import readline from 'node:readline';
 
 import { SeededRng } from '../../src/util/prng';
@@ -78,6 +79,21 @@ export interface RelayConfig {
   readonly seed: number;
   readonly forwards: readonly RelayForward[];
   readonly profile: ImpairmentProfile;
+  /**
+   * When set, one line per datagram and per delivered copy is appended to this file: time (ms
+   * since open), direction, forward, session port, ISAKMP cookies / exchange type / message ID /
+   * flags, length, and the decision (drop, dup, hold, deliver). For following one cookie pair.
+   */
+  readonly trace?: string;
+  /**
+   * Towards the target only: drop (count as `stale`) a delayed copy of an IKE SA's datagram when a
+   * different, later datagram of the same IKE SA has already been delivered to the target. For a
+   * target that cannot survive stale messages: strongSwan 5.9's IKEv1 responder recognises only a
+   * repeat of the last request, so an MM1 copy arriving after MM3 is parsed as the expected MM5
+   * ("IDii payload missing") and the half-open IKE_SA is destroyed, silently for the initiator.
+   * Loss, duplicates, reordering between IKE SAs and within one exchange step stay as they are.
+   */
+  readonly dropStaleToTarget?: boolean;
 }
 
 /** What happened in one direction (client->target "out", target->client "back"). */
@@ -89,7 +105,7 @@ export interface DirectionStats {
   heldBack: number;
   /** Copies delivered after a datagram of this direction that arrived later. */
   reordered: number;
-  /** Copies put on the wire (received - dropped + duplicated, once all timers ran). */
+  /** Copies put on the wire (received - dropped + duplicated - stale, once all timers ran). */
   delivered: number;
   /** Datagrams whose bytes equal an earlier datagram of this direction: the endpoints' retransmissions and replayed responses. */
   repeats: number;
@@ -98,6 +114,8 @@ export interface DirectionStats {
   keepalives: number;
   /** Send errors (e.g. a session socket closed under a pending timer). */
   sendErrors: number;
+  /** Copies dropped because a later datagram of their IKE SA was delivered first (`dropStaleToTarget`). */
+  stale: number;
 }
 
 export interface RelayStats {
@@ -108,7 +126,7 @@ export interface RelayStats {
 }
 
 const emptyDirection = (): DirectionStats => ({
-  received: 0, dropped: 0, duplicated: 0, heldBack: 0, reordered: 0, delivered: 0, repeats: 0, natT: 0, keepalives: 0, sendErrors: 0,
+  received: 0, dropped: 0, duplicated: 0, heldBack: 0, reordered: 0, delivered: 0, repeats: 0, natT: 0, keepalives: 0, sendErrors: 0, stale: 0,
 });
 
 interface Session {
@@ -131,6 +149,10 @@ interface Direction {
   maxDelivered: number;
   /** Digests of every datagram seen, for `repeats`. */
   readonly seen: Set<string>;
+  /** Drop copies overtaken by a later datagram of their IKE SA (`dropStaleToTarget`). */
+  readonly dropStale: boolean;
+  /** Per initiator cookie: arrival number and digest of the latest datagram delivered. */
+  readonly latestPerSa: Map<string, { seq: number; digest: string }>;
 }
 
 function bindSocket(address: string, port: number): Promise<dgram.Socket> {
@@ -152,11 +174,16 @@ export class ImpairmentRelay {
   private readonly sessionSockets: dgram.Socket[] = [];
   private readonly perForward: Record<string, { out: number; back: number }> = {};
   private closed = false;
+  private readonly traceFd: number | undefined;
+  private readonly t0 = Date.now();
 
   private constructor(config: RelayConfig) {
     this.profileValue = config.profile;
-    const dir = (salt: number): Direction => ({ stats: emptyDirection(), rng: new SeededRng((config.seed ^ salt) >>> 0), nextSeq: 0, maxDelivered: -1, seen: new Set() });
-    this.dirs = { out: dir(0x0f0f0f0f), back: dir(0x70707070) };
+    this.traceFd = config.trace ? fs.openSync(config.trace, 'a') : undefined;
+    const dir = (salt: number, dropStale: boolean): Direction => ({
+      stats: emptyDirection(), rng: new SeededRng((config.seed ^ salt) >>> 0), nextSeq: 0, maxDelivered: -1, seen: new Set(), dropStale, latestPerSa: new Map(),
+    });
+    this.dirs = { out: dir(0x0f0f0f0f, config.dropStaleToTarget === true), back: dir(0x70707070, false) };
   }
 
   /** Binds every listen socket. @throws when a listen address/port is taken */
@@ -215,6 +242,13 @@ export class ImpairmentRelay {
     this.timers.clear();
     for (const s of this.sessionSockets) s.close();
     for (const l of this.listeners) l.socket.close();
+    if (this.traceFd !== undefined) fs.closeSync(this.traceFd);
+  }
+
+  private trace(what: string, d: Direction, msg: Buffer, session: string): void {
+    if (this.traceFd === undefined) return;
+    const dir = d === this.dirs.out ? 'out' : 'back';
+    fs.writeSync(this.traceFd, `${Date.now() - this.t0} ${dir} ${session} ${describeDatagram(msg)} ${what}\n`);
   }
 
   private async fromClient(l: Listener, msg: Buffer, from: Endpoint): Promise<void> {
@@ -226,7 +260,7 @@ export class ImpairmentRelay {
     }
     const s = await pending;
     this.perForward[l.forward.name]!.out++;
-    this.impair(this.dirs.out, msg, s.socket, l.forward.target);
+    this.impair(this.dirs.out, msg, s.socket, l.forward.target, `${l.forward.name}:${s.socket.address().port}`);
   }
 
   /** One session socket per client source; what the target answers on it goes back to that source. */
@@ -237,13 +271,13 @@ export class ImpairmentRelay {
     socket.on('message', (m, rinfo) => {
       if (rinfo.address !== l.forward.target.address || rinfo.port !== l.forward.target.port) return; // not our target: a NAT drops it too
       this.perForward[l.forward.name]!.back++;
-      this.impair(this.dirs.back, m, l.socket, client);
+      this.impair(this.dirs.back, m, l.socket, client, `${l.forward.name}:${socket.address().port}`);
     });
     socket.on('error', () => undefined);
     return { client, socket };
   }
 
-  private impair(d: Direction, msg: Buffer, via: dgram.Socket, to: Endpoint): void {
+  private impair(d: Direction, msg: Buffer, via: dgram.Socket, to: Endpoint, session = ''): void {
     if (this.closed) return;
     const st = d.stats;
     const p = this.profileValue;
@@ -260,11 +294,13 @@ export class ImpairmentRelay {
     const rolls = [0, 1].map(() => ({ delay: d.rng.next(), hold: d.rng.next(), extra: d.rng.next() }));
     if (dropRoll < p.loss) {
       st.dropped++;
+      this.trace(`#${seq} drop`, d, msg, session);
       return;
     }
     const copies = dupRoll < p.duplicate ? 2 : 1;
     if (copies === 2) st.duplicated++;
     const data = Buffer.from(msg);
+    const sa = d.dropStale ? initiatorCookie(msg) : '';
     for (let i = 0; i < copies; i++) {
       const r = rolls[i]!;
       let wait = p.delayMs[0] + r.delay * (p.delayMs[1] - p.delayMs[0]);
@@ -274,11 +310,24 @@ export class ImpairmentRelay {
       }
       const deliver = (): void => {
         if (this.closed) return;
+        if (sa) {
+          const latest = d.latestPerSa.get(sa);
+          if (latest && latest.seq > seq && latest.digest !== digest) {
+            st.stale++;
+            this.trace(`#${seq} stale (#${latest.seq} delivered first): dropped`, d, data, session);
+            return;
+          }
+          if (!latest || latest.seq < seq) d.latestPerSa.set(sa, { seq, digest });
+        }
         if (seq < d.maxDelivered) st.reordered++;
         else d.maxDelivered = seq;
         st.delivered++;
+        this.trace(`#${seq} deliver${copies === 2 ? ` copy ${i + 1}/2` : ''} after ${Math.round(wait)} ms`, d, data, session);
         via.send(data, to.port, to.address, (err) => {
-          if (err) st.sendErrors++;
+          if (err) {
+            st.sendErrors++;
+            this.trace(`#${seq} send error ${err.message}`, d, data, session);
+          }
         });
       };
       if (wait <= 0) {
@@ -292,6 +341,16 @@ export class ImpairmentRelay {
       this.timers.add(t);
     }
   }
+}
+
+/** `icookie:rcookie xchg msgid flags len` of an ISAKMP datagram (after a non-ESP marker), or what else it is. */
+export function describeDatagram(msg: Buffer): string {
+  if (msg.length === 1 && msg[0] === 0xff) return 'keepalive';
+  const at = msg.length >= 4 && msg.readUInt32BE(0) === 0 ? 4 : 0;
+  if (msg.length < at + 28) return `runt len ${msg.length}`;
+  const h = msg.subarray(at, at + 28);
+  return `${h.subarray(0, 8).toString('hex')}:${h.subarray(8, 16).toString('hex')} x${h[18]} m${h.readUInt32BE(20).toString(16).padStart(8, '0')} ` +
+    `f${h[19]} len ${msg.length}${at ? ' natt' : ''}`;
 }
 
 /**
