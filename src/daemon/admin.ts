@@ -311,9 +311,11 @@ export function adminHandlers(deps: AdminDeps): ControlHandlers {
   const tokenFailure = (what: string, label: string, e: unknown): OakleyError => {
     const ckr = OakleyError.is(e) && typeof e.detail?.ckr === 'string' ? e.detail.ckr : undefined;
     const code = OakleyError.is(e) ? e.code : CryptoErr.TOKEN;
+    // A lost token's message (token.ts lostError) names only labels, CKR names and the module path.
+    const lost = OakleyError.is(e) && e.detail?.lost === true ? `: ${e.message}` : undefined;
     const why = code === CryptoErr.TOKEN_PIN ? `: the PIN was not accepted${ckr ? ` (${ckr})` : ''}`
-      : code === CryptoErr.NO_TOKEN ? `: the token is no longer usable${ckr ? ` (${ckr})` : ''}`
-        : ckr ? ` (${ckr})` : '';
+      : lost ?? (code === CryptoErr.NO_TOKEN ? `: the token is no longer usable${ckr ? ` (${ckr})` : ''}`
+        : ckr ? ` (${ckr})` : '');
     return new OakleyError(code === CryptoErr.TOKEN_PIN || code === CryptoErr.NO_TOKEN ? code : CryptoErr.TOKEN,
       `PKCS#11 ${what} on token "${label}" failed${why}`, { label, ...(ckr ? { ckr } : {}) });
   };

@@ -182,7 +182,7 @@ export class DaemonKeystore {
   /** Peer certificates accepted from CERT payloads, by SHA-256 fingerprint (the certcache). */
   private readonly received = new Map<string, X509Certificate>();
   private readonly opened = new Map<string, Promise<RsaPrivateKey>>();
-  /** Tokens whose hint-file PIN was already used to log in (tokenKeyState). */
+  /** Tokens (label and recovery count) whose hint-file PIN was already used to log in (tokenKeyState). */
   private readonly storedPinTried = new Set<string>();
 
   private constructor(
@@ -241,11 +241,14 @@ export class DaemonKeystore {
    */
   private tokenKeyState(hint: HintFile): 'available' | 'locked' {
     const token = openTokenNamed(hint.token);
-    if (!token) return 'locked';
-    // Once per store (startup, reload, flush certcache): after `ikeadm token logout` the key stays
-    // locked until `ikeadm token login`, as on Solaris, even with a stored PIN.
-    if (!token.loggedIn && hint.pin !== undefined && !this.storedPinTried.has(hint.token)) {
-      this.storedPinTried.add(hint.token);
+    // A token that went away is locked: `ikeadm token login` brings it back (token.ts, recovery).
+    if (!token || !token.present()) return 'locked';
+    // Once per store (startup, reload, flush certcache) and per return of a lost token: after
+    // `ikeadm token logout` the key stays locked until `ikeadm token login`, as on Solaris, even
+    // with a stored PIN.
+    const tried = `${hint.token.trimEnd()}#${token.recoveries}`;
+    if (!token.loggedIn && hint.pin !== undefined && !this.storedPinTried.has(tried)) {
+      this.storedPinTried.add(tried);
       token.login(hint.pin).catch(() => undefined);
     }
     return token.loggedIn ? 'available' : 'locked';
@@ -255,7 +258,10 @@ export class DaemonKeystore {
   private tokenKeyProblem(rsa: RsaProvider, key: StoredKey & { hint: HintFile }, rule: IkeRule): string | undefined {
     const where = `rule "${rule.label}": the private key ${key.file} is on PKCS#11 token "${key.hint.token}"`;
     if (rsa.path !== 'pkcs11') return `${where}, but RSA runs on the ${rsa.path} path (set pkcs11_path and pkcs11_token "${key.hint.token}" in ike/config)`;
-    if (!openTokenNamed(key.hint.token)) return `${where}, which this daemon has not opened (its pkcs11_token must be "${key.hint.token}")`;
+    const token = openTokenNamed(key.hint.token);
+    if (!token) return `${where}, which this daemon has not opened (its pkcs11_token must be "${key.hint.token}")`;
+    // A lost token is re-initialised here when it can be (it comes back logged out).
+    if (!token.usable()) return `${where}, which is not usable: ${token.lostError().message}; once it is back, 'ikeadm token login ${key.hint.token}'`;
     if (this.tokenKeyState(key.hint) === 'locked') return `${where}, which is logged out: the key is locked until 'ikeadm token login ${key.hint.token}'`;
     return undefined;
   }
@@ -309,7 +315,7 @@ export class DaemonKeystore {
     }
     let key = this.opened.get(local.key.slot);
     if (!key) {
-      key = rsa.loadPrivateKey(local.key.source);
+      key = rsa.loadPrivateKey(local.key.source).then(notifyingFailures);
       key.catch(() => this.opened.delete(local.key.slot));
       this.opened.set(local.key.slot, key);
     }
@@ -457,6 +463,26 @@ function tokenKeyMismatch(key: StoredKey & { hint: HintFile }, cert: StoredCerti
 
 function describeSelector(s: Selector): string {
   return [...s.includes.map((x) => `"${x}"`), ...s.excludes.map((x) => `"!${x}"`)].join(' ') || '(none)';
+}
+
+/**
+ * A signing failure (a token error: the token gone, the key object deleted, C_Sign refused) ends
+ * the negotiation; with AUTHENTICATION_FAILED in its detail the engine tells the peer, whose half
+ * of the exchange then ends at once instead of at its retransmission limit.
+ */
+function notifyingFailures(key: RsaPrivateKey): RsaPrivateKey {
+  return {
+    path: key.path,
+    bits: key.bits,
+    sign: (data, scheme) => key.sign(data, scheme).catch((e: unknown) => { throw withNotify(e, NotifyType.AUTHENTICATION_FAILED); }),
+    dispose: () => key.dispose(),
+  };
+}
+
+/** The error with `notify` in its detail (kept when it has one already). */
+function withNotify(e: unknown, notify: number): unknown {
+  if (!OakleyError.is(e) || e.detail?.notify !== undefined) return e;
+  return new OakleyError(e.code, e.message, { ...e.detail, notify }, { cause: e });
 }
 
 /** What the daemon state holds for the credentials: its parsed ike/config and its keystore. */

@@ -127,6 +127,30 @@ describe('ikeadm token login/logout (tools/iked, SoftHSM2)', function () {
     await stillServing(module);
   });
 
+  it('token directory gone: token login names the missing token, the daemon keeps serving; restored, token login brings it back', async () => {
+    const tokens = path.join(tmp, 'hsm', 'tokens');
+    const ok = await run(['token', 'login', LABEL], `${PIN}\n`);
+    assert.equal(ok.code, 0, ok.stderr);
+    fs.renameSync(tokens, `${tokens}.away`);
+    try {
+      const r = await run(['token', 'login', LABEL], `${PIN}\n`);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, new RegExp(`PKCS#11 login on token "${LABEL}" failed: token "${LABEL}" is no longer usable \\(C_GetTokenInfo: CKR_GENERAL_ERROR; token directory removed\\?\\); re-initialising the PKCS#11 library failed`));
+      await stillServing(module);
+      // The lost token forgot its login: logout has nothing to do.
+      const out = await run(['-j', 'token', 'logout', LABEL]);
+      assert.deepEqual(JSON.parse(out.stdout), { label: LABEL, notLoggedIn: true });
+    } finally {
+      fs.renameSync(`${tokens}.away`, tokens);
+    }
+    const back = await run(['-j', 'token', 'login', LABEL], `${PIN}\n`);
+    assert.equal(back.code, 0, back.stderr + d!.log);
+    assert.deepEqual(JSON.parse(back.stdout), { label: LABEL });
+    await stillServing(module);
+    const out = await run(['token', 'logout', LABEL]);
+    assert.equal(out.code, 0, out.stderr);
+  });
+
   it('the daemon logged every login and logout, and no PIN appears in any output or the log', async () => {
     assert.match(d!.log, /PKCS#11 token logged in by ikeadm/);
     assert.match(d!.log, /PKCS#11 token logged out by ikeadm/);

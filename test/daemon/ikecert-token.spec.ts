@@ -10,8 +10,11 @@
  * Then: A's token starts logged out ("[Private key linked but locked]", negotiations refused
  * with a message naming `ikeadm token login`), a wrong PIN is refused clearly, the right PIN
  * unlocks the key without a restart, `token logout` locks it again (negotiation fails, daemon
- * up), `token login` restores it; finally the token directory is removed under the running
- * daemon: negotiations fail cleanly and the daemon stays up.
+ * up), `token login` restores it. Token faults (issue 9): the token directory renamed away under
+ * the running daemon makes a fresh negotiation fail cleanly (B is notified, the established SA
+ * still runs Quick Mode), token login is refused while it is missing, and after it is restored
+ * `token login` re-initialises the library and the key negotiates again; finally the key object
+ * is deleted from the token: A's signing call fails, B is told, both daemons stay up.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -23,7 +26,7 @@ import * as P from 'pkcs11js';
 
 import { createSoftHsmToken, findSoftHsmModule } from '../../src/crypto/pkcs11';
 import { freeUdpPorts, startDaemon, stopDaemon, TOOLS, type Daemon, type Run } from '../../src/demo/iked-demo';
-import { findObjects, openToken, privateKeyProtection } from '../../src/keystore/ikecert/token-store';
+import { destroyObjects, findObjects, openToken, privateKeyProtection } from '../../src/keystore/ikecert/token-store';
 
 const LABEL = 'ike-a';
 const PIN = '40617283';
@@ -84,6 +87,16 @@ describe('ikecert -T + tools/iked: rsa_sig Main Mode with the private key on a S
     const r = await ikeadm(a!, ['dump', 'certcache']);
     assert.equal(r.code, 0, r.stderr);
     return r.stdout;
+  };
+  const tokens = (): string => path.join(tmp, 'hsm', 'tokens');
+  const stat = async (d: Daemon, name: string): Promise<number> => {
+    const r = await ikeadm(d, ['-j', 'get', 'stats']);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Record<string, number>)[name]!;
+  };
+  const until = async (ok: () => boolean, why: string): Promise<void> => {
+    for (let i = 0; i < 100 && !ok(); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(ok(), why);
   };
   const bothUp = async (): Promise<void> => {
     for (const d of [a!, b!]) {
@@ -193,11 +206,59 @@ describe('ikecert -T + tools/iked: rsa_sig Main Mode with the private key on a S
     assert.equal(again.code, 0, `${again.stderr}${logs()}`);
   });
 
-  it('the token directory removed under the running daemon: negotiations fail cleanly, the daemon stays up', async () => {
-    fs.rmSync(path.join(tmp, 'hsm', 'tokens'), { recursive: true, force: true });
+  it('the token directory removed under the running daemon: a fresh negotiation fails cleanly, B is told, established SAs keep working', async () => {
+    const failedB = await stat(b!, 'respP1Fail');
+    const failedA = await stat(a!, 'initP1RespFail');
+    fs.renameSync(tokens(), `${tokens()}.away`);
     const r = await initiate();
     assert.notEqual(r.code, 0, r.stdout);
-    assert.match(r.stderr, /token "ike-a" is no longer usable \(C_GetTokenInfo: CKR_GENERAL_ERROR; token directory removed\?\)/);
+    assert.match(r.stderr, /the private key .*ike\.privatekeys\/0 is on PKCS#11 token "ike-a", which is not usable: token "ike-a" is no longer usable \(C_GetTokenInfo: CKR_GENERAL_ERROR; token directory removed\?\); re-initialising the PKCS#11 library failed \(C_Initialize .* failed: CKR_GENERAL_ERROR.*\); once it is back, 'ikeadm token login ike-a'/);
+    // A told B in the clear (MM5 never came): B's responder SA ended at once, not at its retransmission limit.
+    await until(() => /Phase 1 with 127\.0\.0\.1:\d+ failed: peer 127\.0\.0\.1 reported AUTHENTICATION_FAILED during Phase 1/.test(b!.log), `B never heard of it${logs()}`);
+    assert.equal(await stat(b!, 'respP1Fail'), failedB + 1);
+    assert.ok(await stat(a!, 'initP1RespFail') >= failedA);
+    assert.match(await certcacheA(), /CN=gw-a\.token\.test\n.*\n\t\t\[Private key linked but locked\]/);
+    // The Phase 1 SA negotiated before the loss still carries Quick Mode (no signature needed).
+    const qm = await ikeadm(a!, ['initiate', 'a-to-b']);
+    assert.equal(qm.code, 0, `${qm.stderr}${logs()}`);
+    assert.match(qm.stdout, /IPsec SA pair: inbound ESP SPI 0x[0-9a-f]{8}/);
+    await bothUp();
+  });
+
+  it('token login while the directory is still missing is refused, naming the missing token', async () => {
+    const r = await ikeadm(a!, ['token', 'login', LABEL], `${PIN}\n`);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /PKCS#11 login on token "ike-a" failed: token "ike-a" is no longer usable .*re-initialising the PKCS#11 library failed/);
+    await bothUp();
+  });
+
+  it('directory restored: token login re-initialises the library and finds the token by label; the key is available and a fresh rsa_sig negotiation succeeds', async () => {
+    fs.renameSync(`${tokens()}.away`, tokens());
+    assert.match(await certcacheA(), /\[Private key linked but locked\]/, 'still locked before the login');
+    const login = await ikeadm(a!, ['token', 'login', LABEL], `${PIN}\n`);
+    assert.equal(login.code, 0, `${login.stderr}${logs()}`);
+    assert.match(await certcacheA(), /CN=gw-a\.token\.test\n.*\n\t\t\[Private key available\]/);
+    const again = await initiate();
+    assert.equal(again.code, 0, `${again.stderr}${logs()}`);
+    assert.match(again.stdout, /Phase 1 SA .* \(rule "a-to-b"\): aes-128\/sha256\/group 14\/rsa_sig/);
+    await bothUp();
+  });
+
+  it('A\'s key object deleted from the token: A\'s signing call fails (responder), B is told AUTHENTICATION_FAILED, both stay up', async () => {
+    const token = openToken(module, LABEL, PIN);
+    try {
+      assert.equal(destroyObjects(token, [P.CKO_PRIVATE_KEY], { label: DN_A }), 1);
+    } finally {
+      token.close();
+    }
+    const r = await ikeadm(b!, ['initiate', 'b-to-a', 'new']);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /peer 127\.0\.0\.1 reported AUTHENTICATION_FAILED during Phase 1/);
+    assert.match(a!.log, /Phase 1 with 127\.0\.0\.1:\d+ failed: RSA sign \(pkcs1-raw\) failed: CKR_(KEY|OBJECT)_HANDLE_INVALID/, logs());
+    // The next attempt names the missing key instead of a handle.
+    const next = await ikeadm(b!, ['initiate', 'b-to-a', 'new']);
+    assert.notEqual(next.code, 0, next.stdout);
+    assert.match(a!.log, /no RSA private key with label "C=US, O=Oakley Test, CN=gw-a\.token\.test" on token "ike-a"/, logs());
     await bothUp();
   });
 

@@ -238,6 +238,12 @@ class TokenKeyExchange implements KeyExchange {
 
   async computeSharedSecret(peerPublic: Buffer): Promise<SharedSecret> {
     if (this.disposed) throw new OakleyError(CryptoErr.BAD_ARGUMENT, 'key exchange already disposed');
+    if (this.generation !== this.token.generation) {
+      // The library was re-initialised for a lost token: the key pair died with its session (and
+      // its handle may now name another object).
+      throw new OakleyError(CryptoErr.NO_TOKEN, `the key pair of this exchange died with its session: the PKCS#11 library was re-initialised (token "${this.token.label}" recovery)`,
+        { label: this.token.label });
+    }
     const g = this.g;
     let mech: P.Mechanism;
     if (g.kind === 'modp') {

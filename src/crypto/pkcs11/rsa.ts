@@ -142,7 +142,7 @@ class KeySlot {
 
   get(): Handle {
     const token = this.token;
-    if (this.needsLogin && !token.loggedIn) throw this.locked();
+    if (this.needsLogin && !token.loggedIn) throw token.lostReason !== undefined ? token.lostError() : this.locked();
     const stale = this.generation !== token.generation || (this.needsLogin && this.loginEpoch !== token.loginEpoch);
     if (!this.handle || stale) {
       // An imported key whose login ended: its old handle is dead already; destroy() ignores that.
@@ -173,6 +173,14 @@ class KeySlot {
     if (this.imported && this.handle) this.token.destroy(this.handle, this.generation);
     this.handle = undefined;
   }
+
+  /**
+   * The token refused the handle (the object was deleted on the token, by another process or
+   * `ikecert certlocal -r -T`): the next get() looks the object up again, and says so if it is gone.
+   */
+  forget(): void {
+    if (!this.imported) this.handle = undefined;
+  }
 }
 
 class TokenRsaPrivateKey implements RsaPrivateKey {
@@ -197,6 +205,7 @@ class TokenRsaPrivateKey implements RsaPrivateKey {
       } catch (e) {
         // `ikeadm token logout` while this sign was on its way: say so, not CKR_OBJECT_HANDLE_INVALID.
         if (!OakleyError.is(e) && this.slot.lockedNow()) throw this.slot.locked();
+        if (isCkr(e, 'CKR_OBJECT_HANDLE_INVALID', 'CKR_KEY_HANDLE_INVALID')) this.slot.forget();
         throw e;
       }
     });

@@ -38,6 +38,17 @@
  * finalised and initialised again, every token re-logs in and re-opens its anchor. Token objects
  * are found again by label/id (RSA keys re-resolve their handles lazily, by generation number);
  * imported session keys are imported again from the retained node KeyObject.
+ *
+ * Token recovery (a token that went away: SoftHSM's token directory removed, a device error):
+ * the operation that finds it gone fails with NO_TOKEN and marks the token lost. A lost token
+ * forgets the PIN it was logged in with (as a pulled smart card: whatever comes back under that
+ * label is logged in again only by `ikeadm token login`). The next operation on it (at most once a
+ * second) or login() re-initialises the library (C_Finalize + C_Initialize: SoftHSM re-reads its
+ * token directory only there, and slot ids may change), finds the token again by label, and
+ * re-opens the anchor; handles die with the old generation, so token keys are found again by
+ * label/id and ephemeral objects still alive (KE key pairs, token-held g^xy) fail their exchange.
+ * login() waits until nothing is in flight (a C_Finalize under a pool-thread call can crash the
+ * process); an operation's own attempt runs only when nothing is in flight.
  */
 import * as P from 'pkcs11js';
 
@@ -60,6 +71,13 @@ export class Pkcs11Library {
   private readonly users = new Set<Pkcs11Token>();
   /** True when this process found the module already initialised by someone else. */
   private borrowed = false;
+  /** C_Initialize succeeded (by us, or someone else: borrowed) and no C_Finalize since. */
+  private initialized = false;
+  /** Why the last C_Initialize failed (the module stays uninitialised until the next attempt). */
+  initError?: OakleyError;
+  /** A forced re-initialise (token recovery) is waiting for the library to be quiet. */
+  recovering = false;
+  private readonly quietWaiters: (() => void)[] = [];
 
   private constructor(readonly modulePath: string) {
     this.p = new P.PKCS11();
@@ -108,12 +126,82 @@ export class Pkcs11Library {
         throw tokenError(e, `C_Initialize of ${this.modulePath} (missing config or token directory?)`, { module: this.modulePath });
       }
     }
+    this.initialized = true;
     this.generation++;
   }
 
   private finalize(): void {
     if (this.borrowed) return; // someone else's initialisation: never kill their sessions
+    this.initialized = false;
     try { this.p.C_Finalize(); } catch { /* not initialised */ }
+  }
+
+  /** No pkcs11js call in flight on any token of this library (live ephemeral objects may exist). */
+  private get quiet(): boolean {
+    for (const u of this.users) if (u.busy) return false;
+    return true;
+  }
+
+  /**
+   * Finalises and initialises the library now, every token detached before and re-attached after
+   * (handles of the old generation are dead). A failing C_Initialize (SoftHSM: token directory
+   * missing) leaves the module uninitialised with initError set; tokens stay unattached until a
+   * later attempt succeeds. Callers make sure nothing is in flight.
+   */
+  private reinitializeNow(): void {
+    for (const u of this.users) u.detachForReinit();
+    this.finalize();
+    // Handles of the old generation must never be used again, even if C_Initialize fails.
+    this.generation++;
+    try {
+      this.initialize();
+      this.initError = undefined;
+    } catch (e) {
+      this.initError = OakleyError.is(e) ? e : tokenError(e, 'C_Initialize');
+    }
+    for (const u of this.users) u.reattach();
+  }
+
+  /**
+   * Re-initialises for a lost token when nothing is in flight, synchronously (an operation that
+   * finds its token gone). @returns false when it could not run now (busy, borrowed, recovering)
+   */
+  recoverIfQuiet(): boolean {
+    if (this.borrowed || this.recovering || !this.quiet) return false;
+    this.reinitializeNow();
+    return true;
+  }
+
+  /**
+   * Re-initialises for a lost token (`ikeadm token login`): new operations are refused while it
+   * waits (at most timeoutMs) for the ones in flight to settle.
+   * @throws OakleyError NO_TOKEN when the module belongs to someone else in this process, TOKEN
+   *         when operations are still in flight after timeoutMs
+   */
+  async recover(timeoutMs = 10_000): Promise<void> {
+    if (this.borrowed) {
+      throw new OakleyError(CryptoErr.NO_TOKEN,
+        `cannot re-initialise ${this.modulePath}: another user in this process initialised it (its sessions would die)`, { module: this.modulePath });
+    }
+    if (this.recovering) throw new OakleyError(CryptoErr.TOKEN, `a re-initialise of ${this.modulePath} is already running`, { module: this.modulePath });
+    this.recovering = true;
+    try {
+      if (!this.quiet) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            const i = this.quietWaiters.indexOf(done);
+            if (i >= 0) this.quietWaiters.splice(i, 1);
+            reject(new OakleyError(CryptoErr.TOKEN, `PKCS#11 operations on ${this.modulePath} still in flight after ${timeoutMs} ms; try again`,
+              { module: this.modulePath }));
+          }, timeoutMs);
+          const done = (): void => { clearTimeout(timer); resolve(); };
+          this.quietWaiters.push(done);
+        });
+      }
+      this.reinitializeNow();
+    } finally {
+      this.recovering = false;
+    }
   }
 
   /**
@@ -121,17 +209,15 @@ export class Pkcs11Library {
    * after each operation; cheap when there is nothing to do.
    */
   maybeReinitialize(): void {
-    if (this.borrowed) return;
+    if (this.quietWaiters.length && this.quiet) for (const w of this.quietWaiters.splice(0)) w();
+    if (this.borrowed || this.recovering || !this.initialized) return;
     let wanted = false;
     for (const u of this.users) {
       if (!u.idle) return;
       if (u.wantsReinitialize) wanted = true;
     }
     if (!wanted) return;
-    for (const u of this.users) u.detachForReinit();
-    this.finalize();
-    this.initialize();
-    for (const u of this.users) u.reattach();
+    this.reinitializeNow();
   }
 }
 
@@ -190,6 +276,14 @@ export class Pkcs11Token {
   #loginEpoch = 0;
   /** This handle asked for the login (a PIN at open, or login()) and has not logged out since. */
   #wantLogin = false;
+  /** Why the token is unusable (found gone by an operation, or not found again); undefined while it works. */
+  #lostReason?: string;
+  /** Date.now() of the last recovery attempt an operation made (at most one a second). */
+  #lastRecoveryAttempt = 0;
+  /** What the last re-attach after a re-initialise reported (no PIN: labels and CKR names only). */
+  #lastAttachError?: string;
+  /** Times the token was found again after it was lost (the keystore retries a stored PIN once per). */
+  recoveries = 0;
 
   constructor(options: TokenOpenOptions) {
     this.label = options.tokenLabel;
@@ -229,7 +323,7 @@ export class Pkcs11Token {
 
   /** The token's own answer: is the anchor session a user session (whoever logged it in)? */
   private tokenLoggedIn(): boolean {
-    if (!this.anchor || this.closed) return false;
+    if (!this.anchor || this.closed || this.#lostReason !== undefined) return false;
     try {
       const state = this.p.C_GetSessionInfo(this.anchor).state;
       return state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS;
@@ -260,6 +354,13 @@ export class Pkcs11Token {
    *         names the CKR only), NO_TOKEN when the token is gone, TOKEN otherwise
    */
   async login(pin: string): Promise<'logged-in' | 'already-logged-in'> {
+    if (this.closed || this.closing) throw new OakleyError(CryptoErr.TOKEN, `token "${this.label}" is closed`);
+    if (!this.present()) {
+      // The token went away: it can only come back through a new C_Initialize (SoftHSM reads its
+      // token directory there), after which its slot is found again by label.
+      await this.lib.recover();
+      if (this.#lostReason !== undefined) throw this.lostError();
+    }
     const anchor = this.usableAnchor();
     try {
       this.p.C_Login(anchor, P.CKU_USER, pin);
@@ -295,6 +396,12 @@ export class Pkcs11Token {
    *          answers OK anyway as SoftHSM does)
    */
   async logout(): Promise<'logged-out' | 'not-logged-in'> {
+    if (this.#lostReason !== undefined && !this.closed) {
+      // A lost token forgot its login already; nothing to tell it.
+      this.#pin = undefined;
+      this.#wantLogin = false;
+      return 'not-logged-in';
+    }
     const anchor = this.usableAnchor();
     const was = this.tokenLoggedIn();
     this.#pin = undefined;
@@ -321,6 +428,72 @@ export class Pkcs11Token {
     return this.inFlight === 0 && this.pinned === 0;
   }
 
+  /** A pkcs11js call of ours is in flight (a C_Finalize now could crash the process). */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  /** Why the token is unusable, or undefined while it works. */
+  get lostReason(): string | undefined {
+    return this.#lostReason;
+  }
+
+  /**
+   * Probes the token (C_GetTokenInfo on its slot) without recovering it: false, and the token
+   * marked lost, when it no longer answers. For `ikeadm dump certcache` and before a login.
+   */
+  present(): boolean {
+    if (this.closed) return false;
+    if (this.#lostReason !== undefined || !this.anchor) return false;
+    try {
+      this.p.C_GetTokenInfo(this.slot);
+      return true;
+    } catch (e) {
+      this.markLost(`token "${this.label}" is no longer usable (C_GetTokenInfo: ${ckrOf(e)?.name ?? 'failed'}; token directory removed?)`);
+      return false;
+    }
+  }
+
+  /**
+   * The token is gone: remember why, and forget the login (and its PIN). Whatever comes back under
+   * this label after a re-initialise opens logged out until `ikeadm token login`.
+   */
+  private markLost(reason: string): void {
+    if (this.#lostReason !== undefined || this.closed) return;
+    this.#lostReason = reason;
+    this.#pin = undefined;
+    if (this.#wantLogin) this.#loginEpoch++;
+    this.#wantLogin = false;
+  }
+
+  /** NO_TOKEN for a lost token: why it went, and what the last re-initialise found. */
+  lostError(): OakleyError {
+    const init = this.lib.initError ? `; re-initialising the PKCS#11 library failed (${this.lib.initError.message})` : '';
+    const again = this.#lastAttachError && !init ? `; after re-initialising the PKCS#11 library: ${this.#lastAttachError}` : '';
+    return new OakleyError(CryptoErr.NO_TOKEN, `${this.#lostReason ?? `token "${this.label}" is no longer present`}${init}${again}`,
+      { label: this.label, lost: true });
+  }
+
+  /**
+   * For a caller about to use the token (a negotiation about to sign): probes it and, when it is
+   * lost, tries a re-initialise (at most once a second, only when nothing is in flight).
+   * @returns whether the token is usable now (it may still be logged out)
+   */
+  usable(): boolean {
+    if (this.present()) return true;
+    if (this.closed) return false;
+    this.tryRecover();
+    return this.present();
+  }
+
+  /** An operation found the token lost: re-initialise the library if nothing is in flight (at most once a second). */
+  private tryRecover(): void {
+    const now = Date.now();
+    if (now - this.#lastRecoveryAttempt < 1000) return;
+    this.#lastRecoveryAttempt = now;
+    this.lib.recoverIfQuiet();
+  }
+
   get wantsReinitialize(): boolean {
     return !this.closed && this.reinitializeAfter > 0 && this.operationsSinceInit >= this.reinitializeAfter;
   }
@@ -328,7 +501,13 @@ export class Pkcs11Token {
   /** Labels of the initialised tokens present. */
   tokenLabels(): string[] {
     const out: string[] = [];
-    for (const slot of this.p.C_GetSlotList(true)) {
+    let slots: Handle[];
+    try {
+      slots = this.p.C_GetSlotList(true);
+    } catch {
+      return out; // library not initialised (a failed re-initialise)
+    }
+    for (const slot of slots) {
       try {
         const info = this.p.C_GetTokenInfo(slot);
         if (info.flags & P.CKF_TOKEN_INITIALIZED) out.push(info.label.trim());
@@ -382,22 +561,38 @@ export class Pkcs11Token {
     this.operationsSinceInit = 0;
   }
 
-  /** After C_Initialize: find the token again, new anchor, login again. */
+  /** After C_Initialize: find the token again, new anchor, login again (unless it was lost: see markLost). */
   reattach(): void {
+    if (this.closed) return;
     this.reinitializations++;
+    if (this.lib.initError) {
+      this.anchor = undefined;
+      this.markLost(`token "${this.label}" is no longer present`);
+      return;
+    }
     try {
       this.attach();
-    } catch {
+      this.#lastAttachError = undefined;
+      if (this.#lostReason !== undefined) {
+        this.#lostReason = undefined;
+        this.recoveries++;
+      }
+    } catch (e) {
       // Token gone: operations will report it (session() fails with NO_TOKEN).
+      if (this.anchor) try { this.p.C_CloseSession(this.anchor); } catch { /* gone */ }
       this.anchor = undefined;
+      this.#lastAttachError = (e as Error).message;
+      this.markLost(`token "${this.label}" is no longer present`);
     }
   }
 
   private session(): Handle {
     if (this.closed || this.closing) throw new OakleyError(CryptoErr.TOKEN, `token "${this.label}" is closed`);
-    if (!this.anchor) {
-      throw new OakleyError(CryptoErr.NO_TOKEN, `token "${this.label}" is no longer present`, { label: this.label });
+    if (this.#lostReason !== undefined || !this.anchor) this.tryRecover();
+    if (this.lib.recovering) {
+      throw new OakleyError(CryptoErr.NO_TOKEN, `token "${this.label}": the PKCS#11 library is being re-initialised (token recovery)`, { label: this.label });
     }
+    if (this.#lostReason !== undefined || !this.anchor) throw this.lostError();
     const s = this.free.pop();
     if (s) return s;
     try {
@@ -473,11 +668,13 @@ export class Pkcs11Token {
   explain(e: unknown, what: string): OakleyError {
     if (OakleyError.is(e)) return e;
     const err = tokenError(e, what, { label: this.label });
+    if (err.code === CryptoErr.NO_TOKEN) this.markLost(err.message);
     if (err.code === CryptoErr.TOKEN_PIN || err.code === CryptoErr.NO_TOKEN || !ckrOf(e)) return err;
     try {
       this.p.C_GetTokenInfo(this.slot);
     } catch (probe) {
       const c = ckrOf(probe)?.name ?? 'unknown';
+      this.markLost(`token "${this.label}" is no longer usable (C_GetTokenInfo: ${c}; token directory removed?)`);
       return new OakleyError(CryptoErr.NO_TOKEN,
         `${what} failed: ${err.detail?.ckr}; token "${this.label}" is no longer usable (C_GetTokenInfo: ${c}; token directory removed?)`,
         { label: this.label, ckr: err.detail?.ckr, probe: c }, { cause: e });
@@ -490,6 +687,7 @@ export class Pkcs11Token {
     try {
       this.p.C_GetTokenInfo(this.slot);
     } catch (e) {
+      this.markLost(`token "${this.label}" is no longer usable (C_GetTokenInfo: ${ckrOf(e)?.name ?? 'failed'}; token directory removed?)`);
       throw new OakleyError(CryptoErr.NO_TOKEN,
         `${what}: token "${this.label}" is no longer usable (C_GetTokenInfo: ${ckrOf(e)?.name ?? 'failed'}; token directory removed?)`,
         { label: this.label, probe: ckrOf(e)?.name }, { cause: e });
