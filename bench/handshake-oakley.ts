@@ -22,7 +22,7 @@ export interface OakleyOptions extends Workload {
   readonly configExtra: readonly string[];
   /** Sequential negotiations for the window-1 latency phase (0: skip). */
   readonly n1: number;
-  /** Write a V8 CPU profile of B (the responder) into this directory. */
+  /** Write V8 CPU profiles of A (iked-a-PID) and B (the responder, iked-b-PID) into this directory. */
   readonly cpuProfDir?: string;
   readonly log: (line: string) => void;
 }
@@ -179,10 +179,11 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
     const rootB = path.join(tmp, 'b');
     writeBenchRoot(rootA, o, { label: 'bench-a', ownCn: 'a.bench', peerCn: 'b.bench', peerPort: portB!, ...(certA ? { own: certA } : {}) }, ca);
     writeBenchRoot(rootB, o, { label: 'bench-b', ownCn: 'b.bench', peerCn: 'a.bench', peerPort: portA!, ...(certB ? { own: certB } : {}) }, ca);
-    const a = await startIked(rootA, portA!, natA!, metricsA, []);
+    const profArgs = (who: string): string[] =>
+      o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `iked-${who}-${process.pid}.cpuprofile`] : [];
+    const a = await startIked(rootA, portA!, natA!, metricsA, profArgs('a'));
     daemons.push(a);
-    const profArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `iked-b-${process.pid}.cpuprofile`] : [];
-    const b = await startIked(rootB, portB!, natB!, metricsB, profArgs);
+    const b = await startIked(rootB, portB!, natB!, metricsB, profArgs('b'));
     daemons.push(b);
     const pidA = a.proc.pid!;
     const pidB = b.proc.pid!;

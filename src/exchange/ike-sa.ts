@@ -31,6 +31,7 @@ import { keymat, nullLogger, type Logger } from '../util/log';
 import { isOpaqueSecret, type SharedSecret } from '../crypto/types';
 import type { Endpoint } from '../net/transport';
 import type { P1Negotiated } from './ikev1/proposals';
+import { ownedCopy } from '../util/buffers';
 
 export const IkeSaState = {
   CREATED: 'CREATED',
@@ -98,18 +99,17 @@ export interface StateChange {
 export class IkeSaKeys {
   /** g^xy (Buffer) or a handle to it on a token. */
   sharedSecret?: SharedSecret;
-  /** The preshared key used (preshared auth only). */
-  preSharedKey?: Buffer;
   SKEYID?: Buffer;
   SKEYID_d?: Buffer;
   SKEYID_a?: Buffer;
   SKEYID_e?: Buffer;
   /** The cipher key derived from SKEYID_e (RFC 2409 Appendix B). */
   encKey?: Buffer;
-  /** Phase 1 IV: last ciphertext block of the latest Phase 1 message. */
-  iv?: Buffer;
-  /** The initial Phase 1 IV, hash(g^xi | g^xr) truncated (RFC 2409 Appendix B), kept for keymat dumps. */
-  initialIv?: Buffer;
+  // The next three are usually slices (of a pooled Buffer, of a datagram): they are stored as
+  // exact-size copies so an SA does not keep an 8 KiB pool slab or a whole datagram resident.
+  private pskValue?: Buffer;
+  private ivValue?: Buffer;
+  private initialIvValue?: Buffer;
   /** Per message ID IVs of Quick Mode / Informational exchanges (RFC 2409 Appendix B). */
   readonly phase2Iv = new Map<number, Buffer>();
   private wipedFlag = false;
@@ -118,18 +118,51 @@ export class IkeSaKeys {
     return this.wipedFlag;
   }
 
+  /** The preshared key used (preshared auth only). */
+  get preSharedKey(): Buffer | undefined {
+    return this.pskValue;
+  }
+
+  set preSharedKey(b: Buffer | undefined) {
+    this.pskValue = b && ownedCopy(b);
+  }
+
+  /** Phase 1 IV: last ciphertext block of the latest Phase 1 message. */
+  get iv(): Buffer | undefined {
+    return this.ivValue;
+  }
+
+  set iv(b: Buffer | undefined) {
+    this.ivValue = b && ownedCopy(b);
+  }
+
+  /** The initial Phase 1 IV, hash(g^xi | g^xr) truncated (RFC 2409 Appendix B), kept for keymat dumps. */
+  get initialIv(): Buffer | undefined {
+    return this.initialIvValue;
+  }
+
+  set initialIv(b: Buffer | undefined) {
+    this.initialIvValue = b && ownedCopy(b);
+  }
+
   /** Zeroes every buffer, disposes a token-held secret, and forgets everything. Idempotent. */
   wipe(): void {
     const bufs = [this.preSharedKey, this.SKEYID, this.SKEYID_d, this.SKEYID_a, this.SKEYID_e, this.encKey, this.iv, this.initialIv, ...this.phase2Iv.values()];
     for (const b of bufs) b?.fill(0);
+    this.forgetSharedSecret();
+    this.preSharedKey = this.SKEYID = this.SKEYID_d = this.SKEYID_a = this.SKEYID_e = undefined;
+    this.encKey = this.iv = this.initialIv = undefined;
+    this.phase2Iv.clear();
+    this.wipedFlag = true;
+  }
+
+  /** Wipes g^xy (or disposes its token handle): nothing needs it once SKEYID* are derived. Idempotent. */
+  forgetSharedSecret(): void {
     if (this.sharedSecret !== undefined) {
       if (isOpaqueSecret(this.sharedSecret)) this.sharedSecret.dispose();
       else this.sharedSecret.fill(0);
     }
-    this.sharedSecret = this.preSharedKey = this.SKEYID = this.SKEYID_d = this.SKEYID_a = this.SKEYID_e = undefined;
-    this.encKey = this.iv = this.initialIv = undefined;
-    this.phase2Iv.clear();
-    this.wipedFlag = true;
+    this.sharedSecret = undefined;
   }
 
   /** Log/dump fields, each a KeyMaterial (rendered only at privilege keymat). */
@@ -219,8 +252,6 @@ export class IkeSa {
   private readonly messageIds = new Set<number>();
 
   /** Last datagram sent (for retransmission) and last received (for duplicate detection). */
-  lastSent?: Buffer;
-  lastReceived?: Buffer;
 
   readonly stats: IkeSaStats = { newQmSas: 0, delQmSas: 0, errDecrypt: 0, errHash: 0, errOtherRx: 0, errTx: 0 };
   /** Clock.now() at creation / establishment. */
@@ -241,8 +272,8 @@ export class IkeSa {
     this.local = opts.local;
     this.peer = opts.peer;
     this.clock = opts.clock;
-    this.icookie = Buffer.from(opts.icookie);
-    this.rcookieValue = Buffer.from(opts.rcookie ?? ZERO_COOKIE);
+    this.icookie = ownedCopy(opts.icookie);
+    this.rcookieValue = ownedCopy(opts.rcookie ?? ZERO_COOKIE);
     this.mode = opts.mode ?? 'main';
     this.ruleLabel = opts.ruleLabel;
     this.serial = opts.serial ?? 0;
@@ -265,7 +296,7 @@ export class IkeSa {
     if (!this.rcookieValue.equals(ZERO_COOKIE) && !this.rcookieValue.equals(c)) {
       throw new OakleyError('IKE_ERR_BAD_ARGUMENT', 'rcookie already set');
     }
-    this.rcookieValue = Buffer.from(c);
+    this.rcookieValue = ownedCopy(c);
   }
 
   /** `icookie:rcookie` in hex, the key of `ikeadm get p1`. */
@@ -345,7 +376,6 @@ export class IkeSa {
     if (next === IkeSaState.DESTROYED) {
       this.clearAllTimers();
       this.keys.wipe();
-      this.lastSent = this.lastReceived = undefined;
     }
     for (const l of [...this.listeners]) l(change, this);
   }

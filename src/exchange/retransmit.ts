@@ -22,6 +22,7 @@
 import { timingSafeEqual } from 'node:crypto';
 
 import type { Clock, TimerHandle } from '../util/clock';
+import { ownedCopy } from '../util/buffers';
 import { Counters } from '../util/counters';
 
 /** Solaris defaults: retry_timer_init 0.5 s, retry_timer_max 30 s, retry_limit 5, expire_timer 300 s. */
@@ -188,7 +189,7 @@ export class ResponseCache {
   /** Marks a request as being processed (a retransmission of it is then 'busy'). */
   begin(request: Buffer): void {
     this.forget(request);
-    this.entries.push({ request: Buffer.from(request), responses: undefined });
+    this.entries.push({ request: ownedCopy(request), responses: undefined });
     while (this.entries.length > this.capacity) this.entries.shift();
   }
 
@@ -198,10 +199,10 @@ export class ResponseCache {
    */
   answer(request: Buffer, responses: readonly Buffer[]): void {
     const e = this.entries.find((x) => sameDatagram(x.request, request));
-    const copies = responses.map((r) => Buffer.from(r));
+    const copies = responses.map(ownedCopy);
     if (e) e.responses = copies;
     else {
-      this.entries.push({ request: Buffer.from(request), responses: copies });
+      this.entries.push({ request: ownedCopy(request), responses: copies });
       while (this.entries.length > this.capacity) this.entries.shift();
     }
   }
@@ -213,6 +214,11 @@ export class ResponseCache {
 
   clear(): void {
     this.entries = [];
+  }
+
+  /** Forgets all but the newest request (an established Phase 1 answers only its last one again). */
+  keepLast(): void {
+    this.entries = this.entries.slice(-1);
   }
 
   get size(): number {

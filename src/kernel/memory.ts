@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 
+import { ownedCopy } from '../util/buffers';
 import type { Clock, TimerHandle } from '../util/clock';
 import { Counters } from '../util/counters';
 import { OakleyError } from '../util/errors';
@@ -305,8 +306,8 @@ export class MemoryKernel implements KernelIpsec {
     // Copy the keys: the caller may wipe its buffers after the call, as it would after PF_KEY.
     const copy: IpsecSaSpec = {
       ...spec,
-      ...(spec.encryption ? { encryption: { ...spec.encryption, key: Buffer.from(spec.encryption.key), ...(spec.encryption.salt ? { salt: Buffer.from(spec.encryption.salt) } : {}) } } : {}),
-      ...(spec.integrity ? { integrity: { ...spec.integrity, key: Buffer.from(spec.integrity.key) } } : {}),
+      ...(spec.encryption ? { encryption: { ...spec.encryption, key: ownedCopy(spec.encryption.key), ...(spec.encryption.salt ? { salt: ownedCopy(spec.encryption.salt) } : {}) } } : {}),
+      ...(spec.integrity ? { integrity: { ...spec.integrity, key: ownedCopy(spec.integrity.key) } } : {}),
     };
     e.spec = copy;
     e.state = 'mature';

@@ -239,7 +239,6 @@ export class Ikev1Engine implements Phase1Services {
     } else {
       this.transport.send(isakmp, sa.peer, sa.local);
     }
-    sa.lastSent = isakmp;
     this.counters.inc('tx.packets');
   }
 

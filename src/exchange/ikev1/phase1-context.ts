@@ -91,8 +91,10 @@ export class Phase1Context {
     this.retransmitter?.stop();
     this.step = 'DONE';
     // Only Phase 1's hashes needed these; an established SA keeps its keys (sa.keys), its peer
-    // identity and the cached replies to a retransmitted last message (responses), not the rest.
+    // identity and the cached reply to a retransmitted last message (responses), not the rest.
     this.offeredSa = this.saiB = this.ni = this.nr = this.gxi = this.gxr = this.peerIdBody = undefined;
     this.peerCerts = [];
+    this.responses.keepLast();
+    this.sa.keys.forgetSharedSecret();
   }
 }

@@ -38,6 +38,7 @@ import {
   ExchangeType, HeaderFlag, PayloadType, type DeletePayload, type IdPayload, type IsakmpHeader, type NotifyPayload, type Payload, type SaPayload,
 } from '../../wire/ikev1/types';
 import { Retransmitter } from '../retransmit';
+import { ownedCopy } from '../../util/buffers';
 import type { ExchangeModule, Ikev1Engine } from './engine';
 import { informationalHash, quickHash1, quickHash2, quickHash3 } from './hashes';
 import { ipsecNotify, sendInformational } from './informational';
@@ -337,11 +338,14 @@ async function keysFor(engine: Ikev1Engine, ctx: Phase1Context, ex: QmExchange, 
     hash: ctx.sa.negotiated!.hash, skeyidD: ctx.sa.keys.SKEYID_d!, ...(gqmxy ? { gqmxy } : {}),
     protocol: ProtocolId.IPSEC_ESP, spi: spiBytes(spi), ni: ex.ni!, nr: ex.nr!, length: encLen + saltLen + intLen,
   });
-  return {
-    encryption: Buffer.from(km.subarray(0, encLen)),
-    ...(saltLen ? { salt: Buffer.from(km.subarray(encLen, encLen + saltLen)) } : {}),
-    ...(intLen ? { integrity: Buffer.from(km.subarray(encLen + saltLen)) } : {}),
+  // Exact-size copies: the keys live as long as the SA (a pooled copy would pin an 8 KiB slab).
+  const keys: ChildSaKeys = {
+    encryption: ownedCopy(km.subarray(0, encLen)),
+    ...(saltLen ? { salt: ownedCopy(km.subarray(encLen, encLen + saltLen)) } : {}),
+    ...(intLen ? { integrity: ownedCopy(km.subarray(encLen + saltLen)) } : {}),
   };
+  km.fill(0);
+  return keys;
 }
 
 function encryptionSpec(ex: QmExchange, k: ChildSaKeys): EncryptionSpec {

@@ -241,6 +241,14 @@ export const IkePort = { IKE: 500, NAT_T: 4500 } as const;
 
 /** Reverse lookup: the constant's name for a value, or the number as text. For logs. */
 export function nameOf(table: Readonly<Record<string, number | string>>, value: number | string): string {
-  for (const [k, v] of Object.entries(table)) if (v === value) return k;
-  return String(value);
+  let names = reverse.get(table);
+  if (!names) {
+    // Built once per table: the codecs name every payload they read or write (payloadName).
+    names = new Map();
+    for (const [k, v] of Object.entries(table)) if (!names.has(v)) names.set(v, k);
+    reverse.set(table, names);
+  }
+  return names.get(value) ?? String(value);
 }
+
+const reverse = new WeakMap<object, Map<number | string, string>>();
