@@ -23,7 +23,9 @@
  * without a restart, and a PIN stored in the hint file (ikecert -p) logs in on first use.
  *
  * Loading never fails on a bad file: the file is skipped with a warning naming it, so one broken
- * slot cannot keep the daemon (or its other rules) down; `iked -c` prints the same warnings.
+ * slot cannot keep the daemon (or its other rules) down; `iked -c` prints the same warnings. A
+ * private key file (or hint file) that group or others can access, or that another user owns, is
+ * refused that way ("Insecure permissions", as Solaris skips untrusted keys), not only warned about.
  * Building the store is synchronous, so a reload can build it beside the rules and install both
  * at once. Private keys reach the crypto suite's RSA provider only when a rule first signs, so a
  * PKCS#11 provider can hold them later without changing this file.
@@ -46,6 +48,7 @@ import type { IdValue } from '../wire/ikev1/id';
 import { altNames, certificateDns, certificateNames, matchesSelector, selectorOf, type AltName, type Selector } from './cert-names';
 import { CrlStore } from './crl-store';
 import { looksLikeHint, parseHintFile, type HintFile } from './ikecert/hint-file';
+import { insecurity } from './ikecert/store';
 import { chainToAnchor, checkValidity, endEntityFor, KeystoreErr, parseCertificates, receivedCertificates, subjectDer } from './minimal';
 
 /** Where the two stores live (IkedOptions has both). */
@@ -137,6 +140,10 @@ function loadCertificate(dir: string, slot: string, warnings: string[]): StoredC
 function loadKey(dir: string, slot: string): StoredKey {
   const file = join(dir, slot);
   const raw = readSlot(file);
+  // A key others can read (or one another user could have replaced) is not trusted at all; for a
+  // hint file line 2 may hold the token PIN. The file is refused, the daemon runs with the rest.
+  const why = insecurity(file);
+  if (why) throw new Error(`Insecure permissions, skipped untrusted private key ${slot}: ${why}`);
   let source: RsaPrivateKeySource;
   if (isPem(raw)) {
     if (/ENCRYPTED/.test(raw.toString('latin1'))) throw new Error('encrypted private keys are not supported (store it unencrypted, mode 0600)');
@@ -144,9 +151,6 @@ function loadKey(dir: string, slot: string): StoredKey {
   } else if (isDer(raw)) {
     source = { der: raw };
   } else if (looksLikeHint(raw)) {
-    // Line 2 may hold the token PIN: a hint file others can read is not trusted at all.
-    const mode = statSync(file).mode;
-    if (mode & 0o077) throw new Error(`Insecure permissions, skipped untrusted private key ${slot} (a PKCS#11 hint file with mode ${(mode & 0o777).toString(8).padStart(4, '0')}; chmod 0600)`);
     const hint = parseHintFile(raw);
     if (hint.label === undefined) throw new Error('the PKCS#11 hint names its object by CKA_ID only; the daemon pairs token keys with certificates by label (the subject DN)');
     return { slot, file, source: { token: { label: hint.label, ...(hint.id ? { id: hint.id } : {}) } }, hint };
@@ -158,20 +162,15 @@ function loadKey(dir: string, slot: string): StoredKey {
   return { slot, file, source, spki: createPublicKey(key).export({ type: 'spki', format: 'der' }) };
 }
 
-/** Group/other permission bits on the private key store: a warning, as for ike.preshared. */
-function secretModeWarnings(dir: string, files: readonly string[]): string[] {
-  const out: string[] = [];
-  const check = (path: string, mask: number, what: string): void => {
-    try {
-      const mode = statSync(path).mode;
-      if (mode & mask) out.push(`${path}: mode ${(mode & 0o777).toString(8).padStart(4, '0')} lets group or others ${what}; use chmod ${what === 'list it' ? '0700' : '0600'}`);
-    } catch {
-      // gone since it was listed: nothing to warn about
-    }
-  };
-  if (files.length) check(dir, 0o044, 'list it');
-  for (const f of files) check(join(dir, f), 0o077, 'read private keys');
-  return out;
+/** Group/other read bits on the private key directory: a warning (its files are checked one by one). */
+function secretDirWarnings(dir: string, files: readonly string[]): string[] {
+  try {
+    const mode = statSync(dir).mode;
+    if (files.length && mode & 0o044) return [`${dir}: mode ${(mode & 0o777).toString(8).padStart(4, '0')} lets group or others list it; use chmod 0700`];
+  } catch {
+    // gone since it was listed: nothing to warn about
+  }
+  return [];
 }
 
 export class DaemonKeystore {
@@ -217,7 +216,7 @@ export class DaemonKeystore {
     });
     const certs = each(dirs.publicKeysDir, 'certificate', (s) => loadCertificate(dirs.publicKeysDir, s, warnings));
     const keys = each(dirs.privateKeysDir, 'RSA private key', (s) => loadKey(dirs.privateKeysDir, s));
-    warnings.push(...secretModeWarnings(dirs.privateKeysDir, keys.filter((k) => !k.hint).map((k) => k.slot)));
+    warnings.push(...secretDirWarnings(dirs.privateKeysDir, keys.map((k) => k.slot)));
     // With ignore_crls the directory is not even read: nothing in it can matter.
     const crls = dirs.crlsDir !== undefined && !trust.ignoreCrls ? CrlStore.load(dirs.crlsDir, warnings, trust.useHttp) : CrlStore.empty();
     const ks = new DaemonKeystore(dirs, trust, certs, keys, warnings, now, crls);

@@ -147,5 +147,33 @@ describe('tools/iked with RSA certificates', function () {
       assert.doesNotMatch(cache.stdout, /Obtained via certificate payload/);
       assert.match(cache.stdout, /CN=peer-b\.test/);
     });
+
+    it('a private key file with group/other access or another owner is refused (not only warned about), naming it; the daemon keeps serving', async () => {
+      const keyFile = path.join(pki.dir, 'a', 'secret', 'ike.privatekeys', '0');
+      const refused = async (why: RegExp): Promise<void> => {
+        const flush = await runTool('ikeadm', ['--control', a.control, 'flush', 'certcache']);
+        assert.equal(flush.code, 0, flush.stderr);
+        const esc = keyFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+        assert.match(a.log, new RegExp(`${esc}: skipped, not a usable RSA private key: Insecure permissions, skipped untrusted private key 0: ${why.source}`));
+        const cache = await runTool('ikeadm', ['--control', a.control, 'dump', 'certcache']);
+        assert.match(cache.stdout, /Subject Name: C=XX, O=Interop Lab, CN=peer-a\.test\n.*\n\t\t\[Public certificate only\]/);
+        const init = await runTool('ikeadm', ['--control', a.control, 'initiate', 'a-to-b', 'new']);
+        assert.notEqual(init.code, 0, init.stdout);
+        assert.match(init.stderr, /rule "a-to-b": no certificate in .*publickeys matches local_id "C=XX, O=Interop Lab, CN=peer-a\.test" and has its private key in .*ike\.privatekeys/);
+        assert.equal(a.proc.exitCode, null, a.log);
+      };
+      fs.chmodSync(keyFile, 0o640);
+      await refused(/mode 0640 lets group or others access it \(chmod 0600 .*\)/);
+      fs.chmodSync(keyFile, 0o600);
+      if (process.getuid?.() === 0) {
+        fs.chownSync(keyFile, 65534, 65534);
+        await refused(/owned by uid 65534, not by uid 0/);
+        fs.chownSync(keyFile, 0, 0);
+      }
+      const flush = await runTool('ikeadm', ['--control', a.control, 'flush', 'certcache']);
+      assert.equal(flush.code, 0, flush.stderr);
+      const init = await runTool('ikeadm', ['--control', a.control, 'initiate', 'a-to-b', 'new']);
+      assert.equal(init.code, 0, `${init.stderr}\n${a.log}`);
+    });
   });
 });

@@ -181,21 +181,34 @@ describe('keystore/daemon-keystore', function () {
     assert.ok(ks.warnings[2]!.startsWith(`${path.join(d.privateKeysDir, 'd')}: skipped, not a usable RSA private key`), ks.warnings[2]);
   });
 
-  it('warns about a private key that group or others can read, and about rules that cannot work', () => {
-    writeStores({ 0: ca.certPem, 1: oakley.certPem }, { 0: keyAs(oakley, 'pkcs8', 'pem') });
+  it('refuses a private key that group or others can access, naming the file; other keys still load', () => {
+    writeStores({ 0: ca.certPem, 1: oakley.certPem, 2: swan.certPem }, { 0: keyAs(oakley, 'pkcs8', 'pem'), 1: keyAs(swan, 'pkcs8', 'pem') });
     const keyFile = path.join(dirs().privateKeysDir, '0');
     fs.chmodSync(keyFile, 0o644);
     const ike = config('cert_root "C=XX, O=Nobody, CN=Missing CA"');
     const ks = DaemonKeystore.load(dirs(), ike.globals);
     assert.deepEqual(ks.warnings, [
-      `${keyFile}: mode 0644 lets group or others read private keys; use chmod 0600`,
+      `${keyFile}: skipped, not a usable RSA private key: Insecure permissions, skipped untrusted private key 0: mode 0644 lets group or others access it (chmod 0600 ${keyFile})`,
       `cert_root "C=XX, O=Nobody, CN=Missing CA" matches no certificate in ${dirs().publicKeysDir}`,
     ]);
-    assert.deepEqual(ks.checkRules(ike.rules), [`no cert_root or cert_trust certificate in ${dirs().publicKeysDir}: rsa_sig rules ("iop") cannot trust any peer`]);
-    fs.rmSync(keyFile);
-    const noKey = DaemonKeystore.load(dirs(), { certRoot: [CA_DN], certTrust: [] });
-    assert.deepEqual(noKey.checkRules(ike.rules), [
-      `rule "iop": certificate ${path.join(dirs().publicKeysDir, '1')} (C=XX, O=Interop Lab, CN=oakley.test) matches local_id but no private key in ${dirs().privateKeysDir} pairs with it`]);
+    assert.deepEqual(ks.keys.map((k) => k.slot), ['1'], 'the other key is kept');
+    assert.equal(ks.keyFor(ks.certificates[1]!), undefined, 'no key pairs with the refused file\'s certificate');
+    assert.deepEqual(ks.checkRules(ike.rules), [
+      `rule "iop": certificate ${path.join(dirs().publicKeysDir, '1')} (C=XX, O=Interop Lab, CN=oakley.test) matches local_id but no private key in ${dirs().privateKeysDir} pairs with it`,
+      `no cert_root or cert_trust certificate in ${dirs().publicKeysDir}: rsa_sig rules ("iop") cannot trust any peer`]);
+    fs.chmodSync(keyFile, 0o600);
+    assert.deepEqual(DaemonKeystore.load(dirs(), ike.globals).keys.map((k) => k.slot), ['0', '1']);
+  });
+
+  it('refuses a private key file owned by another user', function () {
+    if (process.getuid?.() !== 0) this.skip(); // only root can give a file away
+    writeStores({ 0: ca.certPem, 1: oakley.certPem }, { 0: keyAs(oakley, 'pkcs8', 'pem') });
+    const keyFile = path.join(dirs().privateKeysDir, '0');
+    fs.chownSync(keyFile, 65534, 65534);
+    const ks = DaemonKeystore.load(dirs(), { certRoot: [CA_DN], certTrust: [] });
+    assert.deepEqual(ks.warnings, [
+      `${keyFile}: skipped, not a usable RSA private key: Insecure permissions, skipped untrusted private key 0: owned by uid 65534, not by uid 0`]);
+    assert.equal(ks.keys.length, 0);
   });
 
   it('cert_trust pins a self-signed peer certificate: accepted as is inside its validity window, refused unpinned or expired', async () => {
