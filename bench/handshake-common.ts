@@ -38,6 +38,24 @@ export interface Workload {
   readonly window: number;
   readonly proposal: Proposal;
   readonly auth: Auth;
+  /** Unmeasured negotiations first (JIT and allocator steady state for Oakley, caches for both). */
+  readonly warmup: number;
+  /** Pin both daemons (every thread) to CPUs 0..cpus-1; undefined: no pinning. */
+  readonly cpus?: number;
+}
+
+/**
+ * Restricts every thread of `pid` (and the threads it starts later) to CPUs 0..cpus-1 with
+ * `taskset -a -p`, for the 1-core vs 2-core scaling figure.
+ * @throws Error when taskset fails or is missing
+ */
+export function pinToCpus(pid: number, cpus: number): void {
+  const list = cpus === 1 ? '0' : `0-${cpus - 1}`;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', list, String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    throw new Error(`taskset -a -p -c ${list} ${pid} failed: ${(e as Error).message}`);
+  }
 }
 
 const CLK_TCK = ((): number => {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ControlClient } from '../src/control/client';
 import { freeUdpPorts, stopDaemon, TOOLS, type Daemon } from '../src/demo/iked-demo';
 import { DnPki, type DnIssued } from '../test/unit/keystore/dn-pki';
-import { drive, freeTcpPort, measurePhase, onAbort, type PhaseResult, type Proposal, type SideFigures, type Workload } from './handshake-common';
+import { drive, freeTcpPort, measurePhase, onAbort, pinToCpus, type PhaseResult, type Proposal, type SideFigures, type Workload } from './handshake-common';
 
 export interface OakleyOptions extends Workload {
   /** crypto_path all PATH (node | native | pkcs11); undefined: the daemon's default. */
@@ -187,6 +187,7 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
     daemons.push(b);
     const pidA = a.proc.pid!;
     const pidB = b.proc.pid!;
+    if (o.cpus !== undefined) for (const pid of [pidA, pidB]) pinToCpus(pid, o.cpus);
     for (let i = 0; i < Math.max(1, o.window); i++) clients.push(await ControlClient.connect(a.control));
     const one = async (_i: number, lane: number): Promise<void> => {
       const r = await clients[lane]!.request('initiate', { label: 'bench-a', fresh: true });
@@ -195,7 +196,7 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
     const ikeSasOfB = async (): Promise<number | undefined> => (await scrape(metricsB)).get('oakley_ike_sas{role="responder"}');
 
     // Warm-up: JIT, first-use allocations, the crypto paths' lazy set-up.
-    const warm = await drive(Math.min(2 * o.window, 64), o.window, one);
+    const warm = await drive(Math.max(1, o.warmup), o.window, one);
     if (warm.completed === 0) throw new Error(`warm-up negotiations failed: ${warm.firstError}\n--- A ---\n${logTail(rootA)}\n--- B ---\n${logTail(rootB)}`);
     o.log(`oakley: warm-up ${warm.completed} ok, ${warm.failed} failed`);
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import { CHARON, Charon, strongswanConf } from '../test/interop/lib/charon';
 import { createNetnsPair, type NetnsPair } from '../test/interop/lib/netns';
-import { drive, measurePhase, onAbort, type PhaseResult, type Workload } from './handshake-common';
+import { drive, measurePhase, onAbort, pinToCpus, type PhaseResult, type Workload } from './handshake-common';
 import { ViciClient, type ViciSection } from './vici';
 
 export interface SwanOptions extends Workload {
@@ -172,7 +172,7 @@ export async function runStrongswan(o: SwanOptions): Promise<SwanResult> {
     charons.push(ini);
     const resp = await startQuiet(pair.b, path.join(tmp, 'b'));
     charons.push(resp);
-    const warmN = Math.min(2 * o.window, 64);
+    const warmN = Math.max(1, o.warmup);
     const total = warmN + o.n1 + o.n;
     await resp.load(responderConf(pair, o.proposal.text));
     await ini.load(initiatorConf(pair, total, o.proposal.text));
@@ -211,6 +211,7 @@ export async function runStrongswan(o: SwanOptions): Promise<SwanResult> {
     };
     const pidI = charonPid(ini);
     const pidR = charonPid(resp);
+    if (o.cpus !== undefined) for (const pid of [pidI, pidR]) pinToCpus(pid, o.cpus);
 
     const warm = await drive(warmN, o.window, one);
     if (warm.completed === 0) throw new Error(`warm-up negotiations failed: ${warm.firstError}\n${resp.log().slice(-2000)}`);

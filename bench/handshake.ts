@@ -17,10 +17,15 @@ import { cleanUpOnSignals, loadAverage, parseProposal, type Auth, type PhaseResu
 import { runOakley, type OakleyResult } from './handshake-oakley';
 import { runStrongswan, type SwanResult } from './handshake-swan';
 
-export const USAGE = `usage: node dist/bench/handshake.js [--n=1000] [--window=32] [--n1=100] [--proposal=aes128-sha256-modp2048]
-         [--auth=psk|rsa] [--crypto-path=node|native|pkcs11] [--config=LINE]... [--no-strongswan] [--cpu-prof] [--out=DIR]
-  env: N, WINDOW, N1, PROPOSAL, AUTH, CRYPTO_PATH, STRONGSWAN=0, CPU_PROF=1, OUT
+export const USAGE = `usage: node dist/bench/handshake.js [--n=1000] [--window=32] [--n1=100] [--warmup=500] [--cpus=N]
+         [--proposal=aes128-sha256-modp2048] [--auth=psk|rsa] [--crypto-path=node|native|pkcs11] [--config=LINE]...
+         [--no-strongswan] [--cpu-prof] [--out=DIR]
+  env: N, WINDOW, N1, WARMUP, CPUS, PROPOSAL, AUTH, CRYPTO_PATH, STRONGSWAN=0, CPU_PROF=1, OUT
   --n1: sequential (window 1) negotiations for the single-negotiation latency (0 skips)
+  --warmup: unmeasured negotiations before the phases (steady state: Oakley's JIT compiles its hot
+            paths in the first few hundred; --warmup=64 gives the cold figures)
+  --cpus: pin both daemons of each implementation (all threads, taskset -a) to CPUs 0..N-1;
+          1->2 core scaling = rate with --cpus=2 (or unpinned) / rate with --cpus=1
   --config: an extra global ike/config line for both daemons (e.g. "dh_exponent_bits 256")
   --cpu-prof: V8 CPU profile of the responder daemon into OUT (top functions printed)
   10,000-SA RSS run: --n=10000`;
@@ -29,6 +34,8 @@ export interface HandshakeOptions {
   readonly n: number;
   readonly window: number;
   readonly n1: number;
+  readonly warmup: number;
+  readonly cpus?: number;
   readonly proposal: Proposal;
   readonly auth: Auth;
   readonly cryptoPath?: string;
@@ -45,7 +52,7 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
     if (!m) throw new Error(`unknown argument "${a}"\n${USAGE}`);
     arg.set(m[1]!, [...(arg.get(m[1]!) ?? []), m[2] ?? '']);
   }
-  const known = new Set(['n', 'window', 'n1', 'proposal', 'auth', 'crypto-path', 'config', 'no-strongswan', 'cpu-prof', 'out', 'help']);
+  const known = new Set(['n', 'window', 'n1', 'warmup', 'cpus', 'proposal', 'auth', 'crypto-path', 'config', 'no-strongswan', 'cpu-prof', 'out', 'help']);
   for (const k of arg.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (arg.has('help')) throw new Error(USAGE);
   const one = (k: string, e: string, d: string): string => arg.get(k)?.at(-1) ?? env[e] ?? d;
@@ -60,6 +67,8 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
   if (cryptoPath !== undefined && !['node', 'native', 'pkcs11'].includes(cryptoPath)) throw new Error(`--crypto-path: node, native or pkcs11, not "${cryptoPath}"`);
   return {
     n: int('n', 'N', 1000, 1), window: int('window', 'WINDOW', 32, 1), n1: int('n1', 'N1', 100, 0),
+    warmup: int('warmup', 'WARMUP', 500, 1),
+    ...(arg.has('cpus') || env.CPUS !== undefined ? { cpus: cpusOf(int('cpus', 'CPUS', 1, 1)) } : {}),
     proposal: parseProposal(one('proposal', 'PROPOSAL', 'aes128-sha256-modp2048')), auth,
     ...(cryptoPath ? { cryptoPath } : {}),
     configExtra: arg.get('config') ?? [],
@@ -67,6 +76,12 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
     cpuProf: arg.has('cpu-prof') || env.CPU_PROF === '1',
     out: path.resolve(one('out', 'OUT', path.join(benchDir, 'results'))),
   };
+}
+
+function cpusOf(n: number): number {
+  const have = os.cpus().length;
+  if (n > have) throw new Error(`--cpus: this machine has ${have} CPUs, not ${n}`);
+  return n;
 }
 
 export interface HandshakeReport {
@@ -221,8 +236,11 @@ export async function runHandshakeBench(opts: HandshakeOptions, log: (l: string)
   const loadBefore = loadAverage();
   fs.mkdirSync(opts.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const workload = { n: opts.n, window: opts.window, proposal: opts.proposal, auth: opts.auth, n1: opts.n1, log };
-  log(`handshake bench: N=${opts.n} window=${opts.window} n1=${opts.n1} ${opts.proposal.text} auth=${opts.auth} crypto_path=${opts.cryptoPath ?? 'default'}; load ${loadBefore.join(' ')}`);
+  const workload = {
+    n: opts.n, window: opts.window, proposal: opts.proposal, auth: opts.auth, n1: opts.n1, warmup: opts.warmup,
+    ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}), log,
+  };
+  log(`handshake bench: N=${opts.n} window=${opts.window} n1=${opts.n1} warm-up ${opts.warmup}${opts.cpus ? ` cpus 0..${opts.cpus - 1}` : ''} ${opts.proposal.text} auth=${opts.auth} crypto_path=${opts.cryptoPath ?? 'default'}; load ${loadBefore.join(' ')}`);
   const oakley = await runOakley({
     ...workload, configExtra: opts.configExtra, ...(opts.cryptoPath ? { cryptoPath: opts.cryptoPath } : {}), ...(opts.cpuProf ? { cpuProfDir: opts.out } : {}),
   });

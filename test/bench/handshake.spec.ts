@@ -24,7 +24,7 @@ describe('bench:handshake', function () {
   after(() => fs.rmSync(out, { recursive: true, force: true }));
 
   it('runs 20 negotiations with window 4 between two iked and writes the JSON report and the chart', async () => {
-    const opts = parseHandshakeOptions(['--n=20', '--window=4', '--n1=2', '--no-strongswan', `--out=${out}`], {}, out);
+    const opts = parseHandshakeOptions(['--n=20', '--window=4', '--n1=2', '--warmup=8', '--cpus=1', '--no-strongswan', `--out=${out}`], {}, out);
     const report = await runHandshakeBench(opts, () => undefined);
     assert.equal(report.oakley.status, 'ok', report.oakley.reason);
     assert.equal(report.strongswan.status, 'skipped');
@@ -50,6 +50,17 @@ describe('bench:handshake', function () {
     assert.deepEqual(r.targets.map((t) => t.id), ['cpu', 'rate', 'loop', 'scaling', 'rss', 'latency']);
     assert.equal(r.options.proposal, 'aes128-sha256-modp2048');
     assert.equal(r.machine.loadBefore.length, 3);
+    assert.equal(r.options.cpus, 1);
+    assert.equal(r.options.warmup, 8);
+  });
+
+  it('--warmup defaults to 500 and --cpus is refused beyond the machine', () => {
+    const o = parseHandshakeOptions([], {}, '/tmp');
+    assert.equal(o.warmup, 500);
+    assert.equal(o.cpus, undefined, 'no pinning unless asked');
+    assert.equal(parseHandshakeOptions(['--cpus=1'], {}, '/tmp').cpus, 1);
+    assert.throws(() => parseHandshakeOptions([`--cpus=${os.cpus().length + 1}`], {}, '/tmp'), /--cpus: this machine has/);
+    assert.throws(() => parseHandshakeOptions(['--warmup=0'], {}, '/tmp'), /--warmup/);
   });
 
   it('parses proposals and refuses unknown ones', () => {
