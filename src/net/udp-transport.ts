@@ -13,9 +13,14 @@
  *   eats NAT-keepalives and ESP itself and delivers IKE with its non-ESP marker still in front,
  *   exactly what arrives without the option, so nothing here or in the engine's NAT-T framing
  *   changes (the engine's `rx.natt_keepalive` / `rx.esp_on_ike_port` counters stay at 0 then).
+ * - Datagrams the kernel dropped before we read them (receive buffer full: a flood, or the event
+ *   loop busy) are counted too (`udp.rx.kernel_drops`): once a second the `drops` column of
+ *   /proc/self/net/udp{,6} for our sockets is read and the increase added (Linux only).
  */
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import { isIP } from 'node:net';
+import os from 'node:os';
 
 import { Counters } from '../util/counters';
 import { OakleyError } from '../util/errors';
@@ -52,6 +57,8 @@ export class UdpTransport implements Transport {
   readonly counters: Counters;
   private readonly handlers: ReceiveHandler[] = [];
   private closed = false;
+  private dropsSeen = 0;
+  private readonly dropTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly bound: readonly Bound[],
@@ -68,6 +75,41 @@ export class UdpTransport implements Transport {
         this.log.warn('udp socket error', { local: endpointKey(b.local), err });
       });
     }
+    if (this.kernelDrops() !== undefined) {
+      this.dropTimer = setInterval(() => this.sampleKernelDrops(), 1000);
+      this.dropTimer.unref();
+    }
+  }
+
+  /**
+   * Datagrams the kernel dropped at our sockets since they were bound (the `drops` column of
+   * /proc/self/net/udp and udp6). @returns undefined when that cannot be read (not Linux)
+   */
+  kernelDrops(): number | undefined {
+    const locals = new Set(this.bound.map((b) => procNetLocal(b.local)));
+    let found = false;
+    let drops = 0;
+    for (const file of ['/proc/self/net/udp', '/proc/self/net/udp6']) {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      const r = procNetUdpDrops(text, locals);
+      found ||= r.matched > 0;
+      drops += r.drops;
+    }
+    return found ? drops : undefined;
+  }
+
+  /** Adds the kernel's drops since the last look to `udp.rx.kernel_drops`. */
+  sampleKernelDrops(): void {
+    if (this.closed) return;
+    const now = this.kernelDrops();
+    if (now === undefined || now <= this.dropsSeen) return;
+    this.counters.inc('udp.rx.kernel_drops', now - this.dropsSeen);
+    this.dropsSeen = now;
   }
 
   /**
@@ -149,7 +191,9 @@ export class UdpTransport implements Transport {
 
   close(): void {
     if (this.closed) return;
+    this.sampleKernelDrops();
     this.closed = true;
+    if (this.dropTimer) clearInterval(this.dropTimer);
     for (const b of this.bound) {
       try {
         b.socket.close();
@@ -196,4 +240,46 @@ function bindOne(address: string, port: number, natT: boolean): Promise<Bound> {
       resolve({ socket, local: { address, port: a.port }, natT });
     });
   });
+}
+
+/**
+ * An endpoint as /proc/net/udp{,6} print a local address: every 32-bit word of the address in host
+ * byte order as 8 hex digits, a colon, the port as 4 hex digits (upper case).
+ */
+export function procNetLocal(e: Endpoint): string {
+  const v6 = isIP(e.address) === 6;
+  const bytes = v6 ? ipv6Bytes(e.address) : Buffer.from(e.address.split('.').map(Number));
+  let hex = '';
+  for (let i = 0; i < bytes.length; i += 4) {
+    const w = bytes.readUInt32BE(i);
+    const host = Buffer.alloc(4);
+    if (os.endianness() === 'LE') host.writeUInt32LE(w);
+    else host.writeUInt32BE(w);
+    hex += host.toString('hex');
+  }
+  return `${hex.toUpperCase()}:${e.port.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+function ipv6Bytes(address: string): Buffer {
+  const [head, tail] = address.split('::') as [string, string | undefined];
+  const words = (s: string | undefined): number[] => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
+  const h = words(head);
+  const t = tail === undefined ? [] : words(tail);
+  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const b = Buffer.alloc(16);
+  all.forEach((w, i) => b.writeUInt16BE(w, 2 * i));
+  return b;
+}
+
+/** Sums the `drops` column (the 13th) of the /proc/net/udp rows whose local address is in `locals`. */
+export function procNetUdpDrops(text: string, locals: ReadonlySet<string>): { drops: number; matched: number } {
+  let drops = 0;
+  let matched = 0;
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 13 || !locals.has(f[1]!)) continue;
+    matched++;
+    drops += Number(f[12]) || 0;
+  }
+  return { drops, matched };
 }
