@@ -49,6 +49,7 @@ import { altNames, certificateDns, certificateNames, matchesSelector, selectorOf
 import { CrlStore } from './crl-store';
 import { looksLikeHint, parseHintFile, type HintFile } from './ikecert/hint-file';
 import { insecurity } from './ikecert/store';
+import { TokenCertificateReader } from './token-certificates';
 import { chainToAnchor, checkValidity, endEntityFor, KeystoreErr, parseCertificates, receivedCertificates, subjectDer } from './minimal';
 
 /** Where the two stores live (IkedOptions has both). */
@@ -69,11 +70,15 @@ export interface KeystoreTrust {
   readonly ignoreCrls?: boolean;
   /** use_http: CRL fetching over HTTP, which is reported as unsupported. */
   readonly useHttp?: boolean;
+  /** pkcs11_path: the library for tokens that publickeys hint files name (default SoftHSM2's). */
+  readonly pkcs11Path?: string;
 }
 
 export interface StoredCertificate {
   readonly slot: string;
   readonly file: string;
+  /** Set when the slot is a PKCS#11 hint file: the certificate was read from this token. */
+  readonly token?: string;
   readonly cert: X509Certificate;
   readonly subject: string;
   readonly issuer: string;
@@ -123,14 +128,17 @@ function readSlot(file: string): Buffer {
 const isPem = (b: Buffer): boolean => b.subarray(0, 200).toString('latin1').includes('-----BEGIN');
 const isDer = (b: Buffer): boolean => b[0] === 0x30;
 
-function loadCertificate(dir: string, slot: string, warnings: string[]): StoredCertificate {
+function loadCertificate(dir: string, slot: string, warnings: string[], tokens: TokenCertificateReader): StoredCertificate {
   const file = join(dir, slot);
   const raw = readSlot(file);
-  if (!isPem(raw) && !isDer(raw)) {
-    throw new Error(looksLikeHint(raw)
-      ? 'a PKCS#11 hint file: Oakley keeps certificates as DER in publickeys even when a copy is on a token (ikecert certdb -T TOKEN -L links one)'
-      : 'neither PEM nor DER');
+  if (!isPem(raw) && !isDer(raw) && looksLikeHint(raw)) {
+    // A certificate kept on a token (ikecert certdb -a -T, certlocal -ks -T): read it from there.
+    const hint = parseHintFile(raw);
+    if (hint.pin !== undefined && insecurity(file)) throw new Error(`a PKCS#11 hint file holding a PIN: ${insecurity(file)}`);
+    const cert = new X509Certificate(tokens.read(hint));
+    return { slot, file, token: hint.token, cert, ...certificateDns(cert.raw), names: certificateNames(cert, slot), spki: spkiOf(cert) };
   }
+  if (!isPem(raw) && !isDer(raw)) throw new Error('neither PEM nor DER, nor a PKCS#11 hint file');
   const all = parseCertificates(raw);
   if (all.length > 1) warnings.push(`${file}: holds ${all.length} certificates; only the first is used (one certificate per slot)`);
   const cert = all[0]!;
@@ -214,7 +222,13 @@ export class DaemonKeystore {
         return [];
       }
     });
-    const certs = each(dirs.publicKeysDir, 'certificate', (s) => loadCertificate(dirs.publicKeysDir, s, warnings));
+    const tokens = new TokenCertificateReader(() => trust.pkcs11Path);
+    let certs: StoredCertificate[];
+    try {
+      certs = each(dirs.publicKeysDir, 'certificate', (s) => loadCertificate(dirs.publicKeysDir, s, warnings, tokens));
+    } finally {
+      tokens.close(); // tokens opened only to read certificates; the crypto suite's stay open
+    }
     const keys = each(dirs.privateKeysDir, 'RSA private key', (s) => loadKey(dirs.privateKeysDir, s));
     warnings.push(...secretDirWarnings(dirs.privateKeysDir, keys.map((k) => k.slot)));
     // With ignore_crls the directory is not even read: nothing in it can matter.
@@ -238,7 +252,7 @@ export class DaemonKeystore {
    * `pkcs11_token`) and logged in. A PIN stored in the hint file logs the token in here
    * (C_Login runs synchronously inside login(); a wrong stored PIN leaves it locked).
    */
-  private tokenKeyState(hint: HintFile): 'available' | 'locked' {
+  private tokenKeyState(hint: HintFile, onRefused?: (e: unknown) => void): 'available' | 'locked' {
     const token = openTokenNamed(hint.token);
     // A token that went away is locked: `ikeadm token login` brings it back (token.ts, recovery).
     if (!token || !token.present()) return 'locked';
@@ -248,9 +262,23 @@ export class DaemonKeystore {
     const tried = `${hint.token.trimEnd()}#${token.recoveries}`;
     if (!token.loggedIn && hint.pin !== undefined && !this.storedPinTried.has(tried)) {
       this.storedPinTried.add(tried);
-      token.login(hint.pin).catch(() => undefined);
+      token.login(hint.pin).catch((e: unknown) => onRefused?.(e));
     }
     return token.loggedIn ? 'available' : 'locked';
+  }
+
+  /**
+   * Logs in the open tokens whose hint files carry a stored PIN (ikecert -p), as in.iked does at
+   * startup (solaris-ike.md §4.5), so their keys are available without `ikeadm token login`.
+   * @param warn told (file and token named, never the PIN) when a stored PIN is refused
+   */
+  useStoredPins(warn?: (message: string) => void): void {
+    for (const k of this.keys) {
+      if (k.hint?.pin === undefined) continue;
+      const hint = k.hint;
+      this.tokenKeyState(hint, (e) => warn?.(`the PIN stored in ${k.file} was not accepted by PKCS#11 token "${hint.token}" ` +
+        `(${OakleyError.is(e) && typeof e.detail?.ckr === 'string' ? e.detail.ckr : 'login failed'}): its key stays locked until 'ikeadm token login ${hint.token}'`));
+    }
   }
 
   /** Why a token key cannot be used through `rsa` (undefined when it can). */
@@ -498,6 +526,8 @@ export interface KeystoreState {
  */
 export function keystoreCredentials(rsa: RsaProvider, state: () => KeystoreState, warn?: (message: string) => void):
   Required<Pick<Ikev1Credentials, 'rsaSigner' | 'rsaVerifier' | 'certificateAuthorities'>> {
+  // Called once the crypto suite has opened its token: stored PINs unlock token keys now.
+  state().keystore?.useStoredPins(warn);
   const ruleOf = (r: Ikev1Rule): IkeRule | undefined => state().ike.rules.find((x) => x.label === r.label);
   const store = (): DaemonKeystore => {
     const ks = state().keystore;

@@ -17,48 +17,20 @@
  * is deleted from the token: A's signing call fails, B is told, both daemons stay up.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import * as P from 'pkcs11js';
 
-import { createSoftHsmToken, findSoftHsmModule } from '../../src/crypto/pkcs11';
-import { freeUdpPorts, startDaemon, stopDaemon, TOOLS, type Daemon, type Run } from '../../src/demo/iked-demo';
+import { freeUdpPorts, startDaemon, type Daemon, type Run } from '../../src/demo/iked-demo';
 import { destroyObjects, findObjects, openToken, privateKeyProtection } from '../../src/keystore/ikecert/token-store';
+import { tokenFixture, tokenRuleConfig, tool } from './token-tools';
 
 const LABEL = 'ike-a';
 const PIN = '40617283';
 const WRONG_PIN = '11110000';
 const DN_A = 'C=US, O=Oakley Test, CN=gw-a.token.test';
 const DN_B = 'C=US, O=Oakley Test, CN=gw-b.file.test';
-
-export function tool(name: string, args: readonly string[], input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = execFile(process.execPath, [path.join(TOOLS, name), ...args], { timeout: 60_000, encoding: 'buffer' }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: stdout.toString('latin1'), stderr: stderr.toString() });
-    });
-    p.stdin!.end(input);
-  });
-}
-
-function config(opts: { own: string; peer: string; label: string; remotePort: number; token?: string; module?: string }): string {
-  const p11 = opts.token ? `pkcs11_path "${opts.module}"\npkcs11_token "${opts.token}"\ncrypto_path ke node\n` : '';
-  return `${p11}cert_trust "${opts.peer}"
-{
-  label "${opts.label}"
-  local_addr 127.0.0.1
-  remote_addr 127.0.0.1
-  remote_port ${opts.remotePort}
-  local_id_type dn
-  local_id "${opts.own}"
-  remote_id "${opts.peer}"
-  p1_xform { auth_method rsa_sig oakley_group 14 encr_alg aes(128..128) auth_alg sha256 }
-  p2_pfs 14
-}
-`;
-}
 
 describe('ikecert -T + tools/iked: rsa_sig Main Mode with the private key on a SoftHSM2 token', function () {
   this.timeout(120_000);
@@ -68,7 +40,6 @@ describe('ikecert -T + tools/iked: rsa_sig Main Mode with the private key on a S
   let rootB: string;
   let a: Daemon | undefined;
   let b: Daemon | undefined;
-  let savedConf: string | undefined;
   const outputs: string[] = [];
 
   const ikeadm = async (d: Daemon, args: readonly string[], input = ''): Promise<Run> => {
@@ -106,23 +77,12 @@ describe('ikecert -T + tools/iked: rsa_sig Main Mode with the private key on a S
     }
   };
 
-  before(async function () {
-    const found = findSoftHsmModule();
-    if (!found) this.skip();
-    module = found!;
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oakley-ikecert-token-'));
-    savedConf = process.env.SOFTHSM2_CONF;
-    // Sets SOFTHSM2_CONF, inherited by ikecert and iked: they see this token directory only.
-    createSoftHsmToken({ dir: path.join(tmp, 'hsm'), label: LABEL, soPin: '12345678', pin: PIN, module });
+  const fx = tokenFixture('oakley-ikecert-token-', LABEL, PIN, () => [a, b]);
+  before(() => {
+    tmp = fx.tmp;
+    module = fx.module;
     rootA = path.join(tmp, 'a');
     rootB = path.join(tmp, 'b');
-  });
-
-  after(async () => {
-    for (const d of [a, b]) if (d) await stopDaemon(d, 2000);
-    if (savedConf === undefined) delete process.env.SOFTHSM2_CONF;
-    else process.env.SOFTHSM2_CONF = savedConf;
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('ikecert makes A\'s key pair on the token and B\'s on disk; each side imports the other\'s certificate', async () => {
@@ -149,8 +109,8 @@ describe('ikecert -T + tools/iked: rsa_sig Main Mode with the private key on a S
 
   it('A starts with the token logged out: the key is "linked but locked" and a negotiation is refused, naming token login', async () => {
     const [portA, natA, portB, natB] = await freeUdpPorts(4);
-    fs.writeFileSync(path.join(rootA, 'ike', 'config'), config({ own: DN_A, peer: DN_B, label: 'a-to-b', remotePort: portB!, token: LABEL, module }));
-    fs.writeFileSync(path.join(rootB, 'ike', 'config'), config({ own: DN_B, peer: DN_A, label: 'b-to-a', remotePort: portA! }));
+    fs.writeFileSync(path.join(rootA, 'ike', 'config'), tokenRuleConfig({ own: DN_A, peer: DN_B, label: 'a-to-b', remotePort: portB!, token: LABEL, module }));
+    fs.writeFileSync(path.join(rootB, 'ike', 'config'), tokenRuleConfig({ own: DN_B, peer: DN_A, label: 'b-to-a', remotePort: portA! }));
     for (const r of [rootA, rootB]) fs.writeFileSync(path.join(r, 'ipsecinit.conf'), '{laddr 127.0.0.1 raddr 127.0.0.1} ipsec {encr_algs aes encr_auth_algs sha256 sa shared}\n');
     a = await startDaemon(rootA, portA!, natA!);
     b = await startDaemon(rootB, portB!, natB!);

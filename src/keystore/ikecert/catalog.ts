@@ -11,8 +11,9 @@ import { createHash, createPrivateKey, createPublicKey, X509Certificate, type Ke
 import { OakleyError } from '../../util/errors';
 import { certificateDns, certificateNames, renderDn } from '../cert-names';
 import { x509 } from '../x509-lib';
-import { looksLikeHint, parseHintFile, type HintFile } from './hint-file';
-import { listSlots, readPrivateSlot, readSlot, type StoreDirs } from './store';
+import { formatHintFile, looksLikeHint, parseHintFile, type HintFile, type KeyType } from './hint-file';
+import type { TokenCertificateReader } from '../token-certificates';
+import { listSlots, readPrivateSlot, readSlot, writeNewSlot, type StoreDirs } from './store';
 
 export const FORMAT_ERR = 'IKE_ERR_FORMAT';
 
@@ -23,6 +24,8 @@ export interface CertEntry {
   readonly issuer: string;
   readonly names: ReadonlySet<string>;
   readonly spki: Buffer;
+  /** Set when the slot is a PKCS#11 hint file: the certificate was read from the token. */
+  readonly hint?: HintFile;
 }
 
 export type KeyEntry =
@@ -98,14 +101,25 @@ export function parseCrl(raw: Buffer): x509.X509Crl {
   }
 }
 
-export function certEntry(slot: string, cert: X509Certificate): CertEntry {
-  return { slot, cert, ...certificateDns(cert.raw), names: certificateNames(cert, slot), spki: cert.publicKey.export({ type: 'spki', format: 'der' }) };
+export function certEntry(slot: string, cert: X509Certificate, hint?: HintFile): CertEntry {
+  return { slot, cert, ...certificateDns(cert.raw), names: certificateNames(cert, slot), spki: cert.publicKey.export({ type: 'spki', format: 'der' }),
+    ...(hint ? { hint } : {}) };
 }
 
-export function loadCertificates(dirs: StoreDirs, warn: (m: string) => void): CertEntry[] {
+/**
+ * The certificates of publickeys/. A hint file there names a certificate on a token, read through
+ * `tokens` (without it, such a slot is skipped with a warning).
+ */
+export function loadCertificates(dirs: StoreDirs, warn: (m: string) => void, tokens?: TokenCertificateReader): CertEntry[] {
   return listSlots(dirs.publicKeys).flatMap((slot) => {
     try {
-      return [certEntry(slot, parseCertificate(readSlot(dirs.publicKeys, slot)))];
+      const raw = readSlot(dirs.publicKeys, slot);
+      if (looksLikeHint(raw)) {
+        const hint = parseHintFile(raw);
+        if (!tokens) throw new OakleyError(FORMAT_ERR, `a PKCS#11 hint file for a certificate on token "${hint.token}"`);
+        return [certEntry(slot, parseCertificate(tokens.read(hint)), hint)];
+      }
+      return [certEntry(slot, parseCertificate(raw))];
     } catch (e) {
       warn(`certificate slot ${slot}: skipped: ${(e as Error).message}`);
       return [];
@@ -137,6 +151,22 @@ export function loadCrls(dirs: StoreDirs, warn: (m: string) => void): CrlEntry[]
       return [];
     }
   });
+}
+
+/** A hint file's key type from a certificate's signature algorithm (sha1WithRSA -> rsa-sha1). */
+export function keyTypeOfCertificate(cert: X509Certificate): KeyType {
+  const alg = new x509.X509Certificate(cert.raw).signatureAlgorithm as { name?: string; hash?: { name?: string } };
+  return alg.hash?.name === 'SHA-1' ? 'rsa-sha1' : alg.hash?.name === 'MD5' ? 'rsa-md5' : 'rsa-sha256';
+}
+
+/**
+ * Writes a certificate's publickeys slot as a hint file (§4.3 `certdb -a -T`, §4.5): the
+ * certificate lives on `token` under the CKA_LABEL `object` (its subject DN). Mode 0600 as every
+ * hint file; no PIN (certificate objects are public).
+ * @returns the slot
+ */
+export function writeCertificateHint(dirs: StoreDirs, token: string, object: string, cert: X509Certificate): string {
+  return writeNewSlot(dirs.publicKeys, formatHintFile({ token, object, keyType: keyTypeOfCertificate(cert) }), 0o600, false);
 }
 
 /** The key that pairs with a certificate (§4.5), if any. */

@@ -2,17 +2,19 @@
  * `ikecert certdb` (solaris-ike.md §4.3): certificates in ROOT/ike/publickeys.
  *
  *   -l [-v] [CERTSPEC…]
- *   -a [-i FILE] [[-p] -T TOKEN]       PEM or BER/DER in; stored as DER, mode 0644
+ *   -a [-i FILE] [[-p] -T TOKEN]       PEM or BER/DER in; stored as DER, mode 0644 (with -T: on the
+ *                                      token, and the slot is a 0600 PKCS#11 hint file)
  *   -e [-f pem|ber] [-o FILE] CERTSPEC…
  *   -r [-T TOKEN] CERTSPEC…            with -T also the token's certificate object
  *   -T TOKEN -U CERTSPEC…              unlink: remove the slot file only
- *   -T TOKEN [-p] -C CERTSPEC…         copy the certificate to the token
+ *   -T TOKEN [-p] -C CERTSPEC…         copy the certificate to the token (the DER slot file stays)
  *   -T TOKEN [-p] -L PATTERN           link a token certificate (its CKA_LABEL or a pkcs11: URI)
+ *                                      through a hint file
  *
- * Oakley keeps the DER certificate in the slot file even when a copy is on a token (Solaris
- * turns it into a hint file): in.iked reads certificates before any token is open, and a public
- * certificate needs no protection. A certspec is §4.3's: a subject DN, SUBJECT=, ISSUER=, SLOT=n
- * or a bare slot number, altname tags and bare values, `!` excludes.
+ * A certificate that lives on a token (`-a -T`, `certlocal -ks -T`, `-L`) is represented in
+ * publickeys by a hint file, as on Solaris (§4.5); listings, exports and the daemon read it from
+ * the token (certificate objects are public: no login). A certspec is §4.3's: a subject DN,
+ * SUBJECT=, ISSUER=, SLOT=n or a bare slot number, altname tags and bare values, `!` excludes.
  */
 import * as P from 'pkcs11js';
 
@@ -20,7 +22,7 @@ import type { Pkcs11Token } from '../../crypto/pkcs11/token';
 import { OakleyError } from '../../util/errors';
 import { matchesSelector, selectorOf } from '../cert-names';
 import {
-  certEntry, dnKey, keyForCert, loadCertificates, loadCrls, loadKeys, parseCertificate, publicKeyHash, type CertEntry,
+  certEntry, dnKey, keyForCert, loadCertificates, loadCrls, loadKeys, parseCertificate, publicKeyHash, writeCertificateHint, type CertEntry,
 } from './catalog';
 import type { IkecertContext } from './context';
 import { padLabel } from './hint-file';
@@ -50,7 +52,7 @@ function first(ctx: IkecertContext, certs: readonly CertEntry[], what: string): 
 }
 
 function list(ctx: IkecertContext): void {
-  const certs = loadCertificates(ctx.dirs, (m) => ctx.io.note(`warning: ${m}`));
+  const certs = loadCertificates(ctx.dirs, (m) => ctx.io.note(`warning: ${m}`), ctx.tokenCertificates);
   const keys = loadKeys(ctx.dirs);
   const crls = loadCrls(ctx.dirs, () => undefined);
   const shown = matching(certs, ctx.args.positional);
@@ -63,6 +65,7 @@ function list(ctx: IkecertContext): void {
     if (k?.kind === 'hint') {
       L.push(`\t(In PKCS#11 hardware token "${padLabel(k.hint.token)}")`, `\t(PKCS#11 object identifier "${k.hint.object}")`);
     }
+    if (c.hint) L.push(`\t(Certificate on PKCS#11 token "${padLabel(c.hint.token)}")`);
     const crl = crls.find((r) => dnKey(r.issuer) === dnKey(c.issuer));
     if (crl) L.push(`\t(CRL in certrldb slot ${crl.slot})`);
     L.push(`\tSubject Name: <${c.subject}>`);
@@ -93,15 +96,15 @@ async function add(ctx: IkecertContext): Promise<void> {
   // With -T the PIN line comes first on standard input, then the certificate (input.ts).
   const opened = label !== undefined ? await ctx.openToken(label, true) : undefined;
   const cert = parseCertificate(await ctx.input.data(ctx.value('i')));
-  const certs = loadCertificates(ctx.dirs, () => undefined);
+  const certs = loadCertificates(ctx.dirs, () => undefined, ctx.tokenCertificates);
   if (certs.some((c) => c.cert.raw.equals(cert.raw))) {
     throw new OakleyError('IKE_ERR_DUPLICATE', `this certificate is already in certdb slot ${certs.find((c) => c.cert.raw.equals(cert.raw))!.slot}`);
   }
   const entry = certEntry('-', cert);
   const key = keyForCert(loadKeys(ctx.dirs), entry);
   if (label !== undefined) await toToken(ctx, label, entry, opened!.token);
-  const slot = writeNewSlot(ctx.dirs.publicKeys, cert.raw, 0o644, false);
-  ctx.io.note(`Certificate added to database (certdb slot ${slot}).`);
+  const slot = label !== undefined ? writeCertificateHint(ctx.dirs, label, entry.subject, cert) : writeNewSlot(ctx.dirs.publicKeys, cert.raw, 0o644, false);
+  ctx.io.note(`Certificate added to database (certdb slot ${slot}${label !== undefined ? `, a hint file for the certificate on PKCS#11 token "${label}"` : ''}).`);
   // Solaris copies it to the token by itself; here that needs -T (the PIN must come first).
   if (label === undefined && key?.kind === 'hint') {
     ctx.io.note(`Its private key is on PKCS#11 token "${key.hint.token}"; add -T ${key.hint.token} to store the certificate there too.`);
@@ -122,7 +125,7 @@ async function toToken(ctx: IkecertContext, label: string, c: CertEntry, open?: 
 }
 
 function exportCert(ctx: IkecertContext): void {
-  const c = first(ctx, loadCertificates(ctx.dirs, () => undefined), '-e');
+  const c = first(ctx, loadCertificates(ctx.dirs, () => undefined, ctx.tokenCertificates), '-e');
   const f = ctx.value('f') ?? 'pem';
   let data: string | Buffer;
   if (f === 'pem') data = c.cert.toString();
@@ -134,7 +137,7 @@ function exportCert(ctx: IkecertContext): void {
 }
 
 async function remove(ctx: IkecertContext, unlinkOnly: boolean): Promise<void> {
-  const c = first(ctx, loadCertificates(ctx.dirs, () => undefined), unlinkOnly ? '-U' : '-r');
+  const c = first(ctx, loadCertificates(ctx.dirs, () => undefined, ctx.tokenCertificates), unlinkOnly ? '-U' : '-r');
   const label = ctx.tokenLabel();
   if (label !== undefined && !unlinkOnly) {
     const { token } = await ctx.openToken(label, true);
@@ -154,8 +157,7 @@ async function link(ctx: IkecertContext, label: string): Promise<void> {
   const hs = findObjects(token, P.CKO_CERTIFICATE, { ...(ref.object !== undefined ? { label: ref.object } : {}), ...(ref.id ? { id: ref.id } : {}) });
   if (hs.length !== 1) throw new OakleyError('IKE_ERR_NOT_FOUND', `${hs.length ? 'more than one' : 'no'} certificate on token "${label}" matches ${pattern}`);
   const der = certificateValue(token, hs[0]!);
-  parseCertificate(der);
-  const slot = writeNewSlot(ctx.dirs.publicKeys, der, 0o644, false);
+  const slot = writeCertificateHint(ctx.dirs, label, pattern, parseCertificate(der));
   ctx.io.note(`Linked the certificate on PKCS#11 token "${label}" into certdb slot ${slot}.`);
 }
 
@@ -172,7 +174,7 @@ export async function runCertdb(ctx: IkecertContext): Promise<void> {
     case 'e': return exportCert(ctx);
     case 'r': return remove(ctx, false);
     case 'U': return remove(ctx, true);
-    case 'C': return toToken(ctx, label!, first(ctx, loadCertificates(ctx.dirs, () => undefined), '-C'));
+    case 'C': return toToken(ctx, label!, first(ctx, loadCertificates(ctx.dirs, () => undefined, ctx.tokenCertificates), '-C'));
     case 'L': return link(ctx, label!);
   }
 }

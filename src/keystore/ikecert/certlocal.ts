@@ -11,7 +11,7 @@
  *   -T TOKEN [-p] -L PATTERN  link an existing token key (its CKA_LABEL, or an RFC 7512 URI)
  *   -X                        the tokens (what `ikecert tokens` runs)
  */
-import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 
 import * as P from 'pkcs11js';
@@ -20,9 +20,9 @@ import type { Pkcs11Token } from '../../crypto/pkcs11/token';
 import type { TokenObjectRef } from '../../crypto/types';
 import { OakleyError } from '../../util/errors';
 import { matchesSelector, selectorOf } from '../cert-names';
-import { x509 } from '../x509-lib';
 import {
-  certForKey, keyForCert, loadCertificates, loadKeys, parsePrivateKey, publicKeyHash, type CertEntry, type KeyEntry,
+  certForKey, keyForCert, keyTypeOfCertificate, loadCertificates, loadKeys, parsePrivateKey, publicKeyHash, writeCertificateHint,
+  type CertEntry, type KeyEntry,
 } from './catalog';
 import type { IkecertContext } from './context';
 import { formatHintFile, KEY_TYPES, padLabel, type KeyType } from './hint-file';
@@ -121,7 +121,9 @@ async function generate(ctx: IkecertContext, mode: 's' | 'c'): Promise<void> {
       const der = Buffer.from(cert.rawData);
       if (token && ref) storeCertificateOnToken(token, der, dn, ref.id!);
       const keySlot = stored();
-      const certSlot = writeNewSlot(ctx.dirs.publicKeys, der, 0o644, false);
+      // On a token the certificate is represented by a hint file, as Solaris does (§4.3, §4.5).
+      const certSlot = label !== undefined ? writeCertificateHint(ctx.dirs, label, dn, new X509Certificate(der))
+        : writeNewSlot(ctx.dirs.publicKeys, der, 0o644, false);
       emit(ctx, pemOrDer(ctx, cert.toString('pem'), der));
       ctx.io.note('Certificate generated.');
       ctx.io.note(`Certificate added to database. (certdb slot ${certSlot}, private key in certlocal slot ${keySlot}${label !== undefined ? `, key on PKCS#11 token "${label}"` : ''})`);
@@ -155,7 +157,7 @@ function slotMatches(slot: string, patterns: readonly string[]): boolean {
 
 function list(ctx: IkecertContext): void {
   const keys = loadKeys(ctx.dirs).filter((k) => slotMatches(k.slot, ctx.args.positional));
-  const certs = loadCertificates(ctx.dirs, (m) => ctx.io.note(`warning: ${m}`));
+  const certs = loadCertificates(ctx.dirs, (m) => ctx.io.note(`warning: ${m}`), ctx.tokenCertificates);
   const verbose = ctx.flag('v');
   if (keys.length === 0 && ctx.args.positional.length) throw new OakleyError('IKE_ERR_NOT_FOUND', `no private key matches ${ctx.args.positional.join(' ')}`);
   const L: string[] = [];
@@ -202,7 +204,7 @@ async function add(ctx: IkecertContext): Promise<void> {
   }
   // Solaris: with -T the matching certificate must already be in certdb (it names the object).
   const probe: KeyEntry = { slot: '-', kind: 'file', key, spki: nodeSigner(key).spki };
-  const cert = certForKey(loadCertificates(ctx.dirs, () => undefined), probe);
+  const cert = certForKey(loadCertificates(ctx.dirs, () => undefined, ctx.tokenCertificates), probe);
   if (!cert) throw new OakleyError(USAGE_ERR, `no certificate in ${ctx.dirs.publicKeys} matches this key: add it first (ikecert certdb -a)`);
   await toToken(ctx, label, key, cert, opened);
 }
@@ -214,16 +216,11 @@ async function toToken(ctx: IkecertContext, label: string, key: KeyObject, cert:
   if (labelInUse(token, cert.subject)) throw new OakleyError(TOKEN_ERR, `token "${label}" already holds objects labelled "${cert.subject}"`);
   const ref = importKeyToToken(token, key, cert.subject, newKeyId());
   storeCertificateOnToken(token, cert.cert.raw, cert.subject, ref.id!);
-  const type = keyTypeOfCert(cert);
+  const type = keyTypeOfCertificate(cert.cert);
   const slot = writeHint(ctx, label, cert.subject, type, pin);
   ctx.io.note(`Private key and certificate copied to PKCS#11 token "${label}"; hint file in certlocal slot ${slot}.`);
 }
 
-/** The hint's key type from the certificate's signature algorithm (sha1WithRSA -> rsa-sha1). */
-function keyTypeOfCert(c: CertEntry): KeyType {
-  const alg = new x509.X509Certificate(c.cert.raw).signatureAlgorithm as { hash?: { name?: string } };
-  return alg.hash?.name === 'SHA-1' ? 'rsa-sha1' : 'rsa-sha256';
-}
 
 function onlySlot(ctx: IkecertContext, what: string): string {
   const [slot, ...rest] = ctx.args.positional;
@@ -279,7 +276,7 @@ function unlink(ctx: IkecertContext, label: string): void {
 
 async function copy(ctx: IkecertContext, label: string): Promise<void> {
   if (ctx.args.positional.length === 0) throw new OakleyError(USAGE_ERR, '-C needs a certspec');
-  const certs = loadCertificates(ctx.dirs, () => undefined);
+  const certs = loadCertificates(ctx.dirs, () => undefined, ctx.tokenCertificates);
   const sel = selectorOf(ctx.args.positional);
   const cert = certs.find((c) => matchesSelector(c.names, sel) || ctx.args.positional.includes(c.slot));
   if (!cert) throw new OakleyError('IKE_ERR_NOT_FOUND', `no certificate in ${ctx.dirs.publicKeys} matches ${ctx.args.positional.join(' ')}`);

@@ -35,7 +35,7 @@ function first(ctx: IkecertContext, what: string): CrlEntry {
 
 function list(ctx: IkecertContext): void {
   const crls = select(loadCrls(ctx.dirs, (m) => ctx.io.note(`warning: ${m}`)), ctx.args.positional);
-  const certs = loadCertificates(ctx.dirs, () => undefined);
+  const certs = loadCertificates(ctx.dirs, () => undefined, ctx.tokenCertificates);
   const L: string[] = [];
   for (const c of crls) {
     L.push(`Certificate Revocation List Slot Name: ${c.slot}`, `\tIssuer Name: <${c.issuer}>`);

@@ -14,6 +14,7 @@ import { USAGE_ERR, type ParsedArgs } from './options';
 import { isPkcs11Uri, parsePkcs11Uri } from './pkcs11-uri';
 import { configuredPkcs11Path, storeDirs, type StoreDirs } from './store';
 import { openToken } from './token-store';
+import { TokenCertificateReader } from '../token-certificates';
 
 export interface Output {
   /** Data (certificates, requests, listings). */
@@ -25,6 +26,14 @@ export interface Output {
 export class IkecertContext {
   readonly dirs: StoreDirs;
   private readonly tokens: Pkcs11Token[] = [];
+  /** Reads certificates that publickeys hint files name from their tokens (no login needed). */
+  readonly tokenCertificates = new TokenCertificateReader(() => {
+    try {
+      return this.module();
+    } catch {
+      return undefined;
+    }
+  });
 
   constructor(readonly args: ParsedArgs, readonly input: StdinSource, readonly io: Output) {
     this.dirs = storeDirs(args.root);
@@ -72,6 +81,7 @@ export class IkecertContext {
   }
 
   close(): void {
+    this.tokenCertificates.close();
     for (const t of this.tokens.splice(0)) t.close();
   }
 }
