@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { freeUdpPorts, runTool, startDaemon, stopDaemon, writeRoot, type Daemon } from '../../src/demo/iked-demo';
+import { procNetLocal, procNetUdpDrops } from '../../src/net/udp-transport';
 
 const RATE = Number(process.env.OAKLEY_FLOOD_RATE ?? 3000);
 const SECONDS = Number(process.env.OAKLEY_FLOOD_SECONDS ?? 6);
@@ -26,13 +27,9 @@ function rssKb(pid: number): number {
  * Datagrams the kernel dropped at the UDP socket bound to 127.0.0.1:`port` of process `pid` (its
  * receive buffer was full): the `drops` column of /proc/PID/net/udp; undefined when not found.
  */
-export function socketDrops(pid: number, port: number): number | undefined {
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const line of fs.readFileSync(`/proc/${pid}/net/udp`, 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[1] === local) return Number(f[12]);
-  }
-  return undefined;
+function socketDrops(pid: number, port: number): number | undefined {
+  const r = procNetUdpDrops(fs.readFileSync(`/proc/${pid}/net/udp`, 'utf8'), new Set([procNetLocal({ address: '127.0.0.1', port })]));
+  return r.matched ? r.drops : undefined;
 }
 
 const pct = (xs: readonly number[], p: number): number => {
@@ -135,14 +132,15 @@ describe('tools/iked under a flood of spoofed MM1', function () {
     const evicted = delta('p1.half_open_evicted');
     const created = delta('p1.created');
     const received = delta('udp.rx.packets');
+    const countedDrops = delta('udp.rx.kernel_drops'); // the daemon's own reading, once a second
     halfOpenPeak = Math.max(halfOpenPeak, m.get('p1.half_open.current') ?? 0);
     const report = {
-      rate: RATE, seconds: SECONDS, sources: SOURCES, sent, kernelSocketDrops: drops, receivedByDaemon: received,
+      rate: RATE, seconds: SECONDS, sources: SOURCES, sent, kernelSocketDrops: drops, daemonCountedKernelDrops: countedDrops, receivedByDaemon: received,
       rateLimited: limited, admitted: created, evicted, halfOpenPeak, halfOpenCap: 500,
       rssKb: { baseline, peak }, real: { ok, failed, p50Ms: pct(latencies, 50), maxMs: pct(latencies, 100) },
       loadAverage1m: { start: load0, end: load1 },
     };
-    process.stdout.write(`      flood: sent ${sent}, kernel socket drops ${drops}, received by iked ${received}, rate-limited ${limited}, ` +
+    process.stdout.write(`      flood: sent ${sent}, kernel socket drops ${drops} (iked counted ${countedDrops}), received by iked ${received}, rate-limited ${limited}, ` +
       `admitted ${created}, evicted ${evicted}, half-open peak ${halfOpenPeak} (cap 500); RSS ${baseline} kB -> peak ${peak} kB; ` +
       `real negotiations ${ok} ok (p50 ${report.real.p50Ms} ms, max ${report.real.maxMs} ms), ${failed} failed; load ${load0.toFixed(1)} -> ${load1.toFixed(1)}\n`);
     if (process.env.OAKLEY_FLOOD_REPORT) fs.writeFileSync(process.env.OAKLEY_FLOOD_REPORT, JSON.stringify(report, null, 2));
@@ -160,6 +158,8 @@ describe('tools/iked under a flood of spoofed MM1', function () {
     assert.ok(created <= 2 + 100 * (10 + 5 * (SECONDS + 5)), `admitted ${created}: no more than the per-source rate allows`);
     assert.ok(peak - baseline < 150_000, `RSS grew by ${peak - baseline} kB`);
     assert.ok(received + drops >= sent * 0.9, `received ${received} + dropped by the kernel ${drops} account for the ${sent} sent`);
+    assert.ok(countedDrops <= drops && countedDrops >= drops - RATE,
+      `iked's udp.rx.kernel_drops (${countedDrops}) follows the kernel's count (${drops}) within a second of flood`);
 
     // Nothing left afterwards: an embryonic SA is not retransmitted by the responder; it ends at
     // expire_timer (20 s here, 300 s by default) unless evicted first. What stays on B is exactly
