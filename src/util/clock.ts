@@ -22,13 +22,31 @@ export interface Clock {
   cancel(handle: TimerHandle | undefined): void;
 }
 
+/** A timer of the SystemClock heap; `index` is its heap slot (-1 once fired or cancelled). */
+interface HeapTimer extends TimerHandle {
+  readonly due: number;
+  fn: (() => void) | undefined;
+  index: number;
+}
+
 /**
- * The real clock: `performance.now()` and `setTimeout`. Timers are unref'd by default: the
- * daemon is kept alive by its sockets, never by a pending retransmission.
+ * The real clock: `performance.now()` and Node timers. Short timers (under a second: packet
+ * delivery in tests, retransmissions) are plain `setTimeout`s. Long ones (lifetimes, expire_timer,
+ * DPD, the memory kernel's SA lifetimes: several per SA for as long as it lives) share one binary
+ * heap (due time, then arming order) behind a single Node timer, one small object each instead of
+ * a Node Timeout, a wrapper closure and a map entry. The heap fires one timer per Node callback,
+ * so promise jobs run between two callbacks as they do between separate Node timers. Timers are
+ * unref'd by default: the daemon is kept alive by its sockets, never by a pending retransmission.
  */
 export class SystemClock implements Clock {
+  /** Timers at least this long go to the heap. */
+  static readonly HEAP_MIN_MS = 1000;
   private nextId = 1;
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly heap: HeapTimer[] = [];
+  private node: NodeJS.Timeout | undefined;
+  /** Due time the heap's Node timer is armed for. */
+  private armedFor = Infinity;
 
   constructor(private readonly opts: { unref?: boolean } = {}) {}
 
@@ -41,28 +59,126 @@ export class SystemClock implements Clock {
   }
 
   schedule(ms: number, fn: () => void): TimerHandle {
-    const id = this.nextId++;
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      fn();
-    }, Math.max(0, ms));
-    if (this.opts.unref !== false) t.unref();
-    this.timers.set(id, t);
-    return { id };
+    if (!(ms >= SystemClock.HEAP_MIN_MS)) {
+      const id = this.nextId++;
+      const t = setTimeout(() => {
+        this.timers.delete(id);
+        fn();
+      }, Math.max(0, ms));
+      if (this.opts.unref !== false) t.unref();
+      this.timers.set(id, t);
+      return { id };
+    }
+    const t: HeapTimer = { id: this.nextId++, due: this.now() + ms, fn, index: this.heap.length };
+    this.heap.push(t);
+    this.up(t.index);
+    if (this.heap[0] === t) this.arm();
+    return t;
   }
 
   cancel(handle: TimerHandle | undefined): void {
     if (!handle) return;
-    const t = this.timers.get(handle.id);
-    if (t !== undefined) {
-      clearTimeout(t);
-      this.timers.delete(handle.id);
+    const t = handle as Partial<HeapTimer>;
+    if (t.index === undefined) {
+      const n = this.timers.get(handle.id);
+      if (n !== undefined) {
+        clearTimeout(n);
+        this.timers.delete(handle.id);
+      }
+      return;
     }
+    if (t.index < 0 || this.heap[t.index] !== t) return;
+    this.remove(t.index);
+    // The Node timer stays armed for an earlier due time if the head went; it re-arms when it fires.
   }
 
   /** Number of armed timers (diagnostics). */
   pending(): number {
-    return this.timers.size;
+    return this.timers.size + this.heap.length;
+  }
+
+  private arm(): void {
+    const head = this.heap[0];
+    if (!head) {
+      if (this.node) clearTimeout(this.node);
+      this.node = undefined;
+      this.armedFor = Infinity;
+      return;
+    }
+    if (this.node && this.armedFor <= head.due) return;
+    if (this.node) clearTimeout(this.node);
+    this.armedFor = head.due;
+    this.node = setTimeout(() => this.fire(), Math.max(0, Math.ceil(head.due - this.now())));
+    if (this.opts.unref !== false) this.node.unref();
+  }
+
+  private fire(): void {
+    this.node = undefined;
+    this.armedFor = Infinity;
+    // Node timers run on the loop's millisecond clock, so one can fire a fraction of a
+    // millisecond before performance.now() reaches its due time: such a timer counts as due.
+    const head = this.heap[0];
+    try {
+      if (head && head.due <= this.now() + 1) {
+        this.remove(0);
+        const fn = head.fn!;
+        head.fn = undefined;
+        fn();
+      }
+    } finally {
+      this.arm();
+    }
+  }
+
+  private remove(i: number): void {
+    const h = this.heap;
+    const t = h[i]!;
+    const last = h.pop()!;
+    t.index = -1;
+    if (last !== t) {
+      h[i] = last;
+      last.index = i;
+      this.down(i);
+      this.up(last.index);
+    }
+  }
+
+  private before(a: HeapTimer, b: HeapTimer): boolean {
+    return a.due < b.due || (a.due === b.due && a.id < b.id);
+  }
+
+  private up(i: number): void {
+    const h = this.heap;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(h[i]!, h[p]!)) break;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+
+  private down(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+
+  private swap(i: number, j: number): void {
+    const h = this.heap;
+    const a = h[i]!;
+    const b = h[j]!;
+    h[i] = b;
+    h[j] = a;
+    a.index = j;
+    b.index = i;
   }
 }
 

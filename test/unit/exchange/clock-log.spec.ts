@@ -1,8 +1,8 @@
-/** ManualClock ordering, the logger's keymat gate, counters. */
+/** ManualClock and SystemClock ordering, the logger's keymat gate, counters. */
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 
-import { ManualClock } from '../../../src/util/clock';
+import { ManualClock, SystemClock } from '../../../src/util/clock';
 import { Counters } from '../../../src/util/counters';
 import { keymat, memoryLogger, parsePrivilege, renderKey } from '../../../src/util/log';
 
@@ -30,6 +30,62 @@ describe('ManualClock', () => {
     assert.deepEqual(seen, [3]);
     assert.equal(c.pending(), 0);
     assert.throws(() => c.advance(-1), RangeError);
+  });
+});
+
+describe('SystemClock (long timers in one heap behind one Node timer)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const L = SystemClock.HEAP_MIN_MS;
+
+  it('fires long and short timers in due order, ties in arming order, never early, and honours cancel', async function () {
+    this.timeout(5000);
+    const c = new SystemClock();
+    const seen: string[] = [];
+    const t0 = c.now();
+    const at = (name: string, ms: number) => c.schedule(ms, () => {
+      assert.ok(c.now() - t0 >= ms - 1, `${name} fired at ${(c.now() - t0).toFixed(1)} ms, due at ${ms}`);
+      seen.push(name);
+    });
+    at('c', L + 40);
+    at('a', L);
+    at('b', L);
+    const gone = at('x', L + 20);
+    at('d', L + 60);
+    at('short', 10);
+    c.cancel(gone);
+    c.cancel(gone);
+    assert.equal(c.pending(), 5);
+    await sleep(L + 150);
+    assert.deepEqual(seen, ['short', 'a', 'b', 'c', 'd']);
+    assert.equal(c.pending(), 0);
+  });
+
+  it('promise jobs of one heap callback run before the next heap callback, as between separate Node timers', async function () {
+    this.timeout(5000);
+    const c = new SystemClock();
+    const seen: string[] = [];
+    c.schedule(L, () => {
+      seen.push('first');
+      void Promise.resolve().then(() => seen.push('job')).then(() => seen.push('job 2'));
+      c.schedule(0, () => seen.push('armed by the callback'));
+    });
+    c.schedule(L, () => seen.push('second'));
+    c.cancel(c.schedule(L - 500, () => seen.push('cancelled')));
+    await sleep(L + 100);
+    // A timer due at the same time as another heap timer runs ~1 ms after it (its own Node
+    // callback), so one armed meanwhile for "now" may come between: only the promise jobs are ordered.
+    assert.deepEqual(seen.filter((x) => x !== 'armed by the callback'), ['first', 'job', 'job 2', 'second']);
+    assert.equal(seen.length, 4 + 1);
+    assert.equal(c.pending(), 0);
+  });
+
+  it('keeps thousands of long timers in the heap, cancelled in any order', () => {
+    const c = new SystemClock();
+    const hs = Array.from({ length: 5000 }, (_x, i) => c.schedule(3_600_000 + (i * 7919) % 5000, () => assert.fail('fired')));
+    for (let i = 0; i < hs.length; i += 2) c.cancel(hs[i]);
+    assert.equal(c.pending(), 2500);
+    for (let i = hs.length - 1; i >= 0; i--) c.cancel(hs[i]);
+    assert.equal(c.pending(), 0);
   });
 });
 
