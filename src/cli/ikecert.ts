@@ -29,7 +29,7 @@ const HELP: Readonly<Record<string, string>> = {
   -ks|-kc -m keysize -t keytype -D dname [-A altname]... [-S startdate] [-F finishdate] [-f pem|der] [-o file] [[-p] -T token]
   -l [-v] [slot]          -a [-i file] [[-p] -T token]     -e [-f pkcs8|pem] [-o file] slot     -r slot
   -T token -U slot        -T token [-p] -C certspec        -T token [-p] -L pattern|pkcs11:URI  -X
-  keysize 1024..4096 (multiple of 512); keytype rsa-sha1|rsa-sha256 (rsa-md5 refused);
+  keysize 1024..4096 (multiple of 512); keytype rsa-sha1|rsa-sha256|rsa-md5 (MD5: legacy peers only);
   altname IP=|DNS=|EMAIL=|URI=|DN=|RID=; dates: -1d, +2y, +1y6M, YYYY-MM-DD[ HH:MM[:SS]] (UTC)`,
   certdb: `Usage: ikecert certdb
   -l [-v] [certspec...]   -a [-i file] [[-p] -T token]   -e [-f pem|ber] [-o file] certspec...   -r [-T token] certspec...

@@ -86,6 +86,27 @@ describe('tools/ikecert', function () {
       assert.match(execFileSync('openssl', ['x509', '-inform', 'DER', '-noout', '-text', '-in', out]).toString(), /sha1WithRSAEncryption/);
     });
 
+    it('-t rsa-md5: md5WithRSAEncryption certificates and requests that verify (OpenSSL at -auth_level 0)', async () => {
+      const root = newRoot();
+      const r = await ikecert(['certlocal', '-ks', '-m', '2048', '-t', 'rsa-md5', '-D', 'C=US, O=Oakley, CN=md5.example', '--root', root]);
+      assert.equal(r.code, 0, r.stderr);
+      const cert = new X509Certificate(r.stdout);
+      assert.ok(cert.verify(cert.publicKey), 'self-signature');
+      const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: r.stdout }).toString();
+      assert.equal(text.match(/Signature Algorithm: md5WithRSAEncryption/g)?.length, 2, text);
+      const file = path.join(tmp, 'md5.pem');
+      fs.writeFileSync(file, r.stdout);
+      // -check_ss_sig: the self-signature itself is checked; level 0 admits MD5 (OpenSSL 3).
+      assert.match(execFileSync('openssl', ['verify', '-auth_level', '0', '-check_ss_sig', '-CAfile', file, file]).toString(), /: OK\n$/);
+      const l = await ikecert(['certdb', '-l', '-v', '--root', root]);
+      assert.match(l.stdout, /\tSelf-signed: yes \(signature verified\)\n/);
+      assert.match(l.stdout, /\tSignature Algorithm: MD5 RSASSA-PKCS1-v1_5\n/);
+      const req = await ikecert(['certlocal', '-kc', '-m', '2048', '-t', 'rsa-md5', '-D', 'C=US, CN=md5req.example', '--root', root]);
+      assert.equal(req.code, 0, req.stderr);
+      const v = execFileSync('openssl', ['req', '-verify', '-noout', '-text'], { input: req.stdout, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+      assert.match(v, /Signature Algorithm: md5WithRSAEncryption/);
+    });
+
     it('-kc writes a PKCS#10 request that openssl verifies, with the subject and altnames', async () => {
       const root = newRoot();
       const r = await ikecert(['certlocal', '-kc', '-m', '2048', '-D', 'C=DE, O=Oakley, CN=req.example', '-A', 'DNS=req.example', '--root', root]);
@@ -212,7 +233,6 @@ describe('tools/ikecert', function () {
       [['certlocal', '-ks', '-m', '1000', '-D', 'CN=x'], /Invalid Key Size\./],
       [['certlocal', '-ks', '-m', '8192', '-D', 'CN=x'], /Invalid Key Size\./],
       [['certlocal', '-ks', '-t', 'dsa-sha1', '-D', 'CN=x'], /Invalid Key Encryption Type\..*DSA is not supported/],
-      [['certlocal', '-ks', '-t', 'rsa-md5', '-D', 'CN=x'], /rsa-md5: MD5 certificate signatures are not supported/],
       [['certlocal', '-ks', '-D', 'CN=x', '-A', 'FOO=bar'], /Invalid Alternative Name type: "FOO=bar"/],
       [['certlocal', '-ks', '-D', 'CN=x', '-A', 'IP=300.1.1.1'], /-A IP=300\.1\.1\.1: not an IPv4 or IPv6 address/],
       [['certlocal', '-ks', '-D', 'no dn here'], /-D "no dn here": not a DN/],
@@ -282,9 +302,11 @@ describe('tools/ikecert', function () {
       assert.match(missing.stderr, /PKCS#11 library \/no\/such\/lib\.so does not exist/);
     });
 
-    it('-ks -T -p: key generated on the token, hint file with the PIN, certificate on disk and on the token; -e refused', async () => {
+    it('-ks -T -p: key generated on the token, hint file with the PIN, certificate on the token behind a publickeys hint file; -e refused', async () => {
       const r = await run(['certlocal', '-ks', '-D', 'C=US, CN=tok1', '-T', TOKEN, '-p'], `${PIN}\n`);
       assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(parseHintFile(fs.readFileSync(path.join(root, 'ike', 'publickeys', '0'))),
+        { token: TOKEN, object: 'C=US, CN=tok1', label: 'C=US, CN=tok1', keyType: 'rsa-sha256' });
       assert.ok(new X509Certificate(r.stdout).verify(new X509Certificate(r.stdout).publicKey), 'token-made self-signature');
       const hint = parseHintFile(fs.readFileSync(path.join(root, 'secret', 'ike.privatekeys', '0')));
       assert.deepEqual(hint, { token: TOKEN, pin: PIN, object: 'C=US, CN=tok1', label: 'C=US, CN=tok1', keyType: 'rsa-sha256' });
@@ -297,6 +319,18 @@ describe('tools/ikecert', function () {
       const again = await run(['certlocal', '-ks', '-D', 'C=US, CN=tok1', '-T', TOKEN], `${PIN}\n`);
       assert.equal(again.code, 1);
       assert.match(again.stderr, /already holds objects labelled "C=US, CN=tok1"/);
+    });
+
+    it('-ks -T -t rsa-md5: the token signs with CKM_MD5_RSA_PKCS; the certificate verifies; both hint files say rsa-md5', async () => {
+      const r = await run(['certlocal', '-ks', '-m', '2048', '-t', 'rsa-md5', '-D', 'C=US, CN=tok-md5', '-T', TOKEN], `${PIN}\n`);
+      assert.equal(r.code, 0, r.stderr);
+      const cert = new X509Certificate(r.stdout);
+      assert.ok(cert.verify(cert.publicKey), 'token-made MD5 self-signature');
+      assert.match(execFileSync('openssl', ['x509', '-noout', '-text'], { input: r.stdout }).toString(), /Signature Algorithm: md5WithRSAEncryption/);
+      const slot = /certdb slot (\d+), private key in certlocal slot (\d+)/.exec(r.stderr);
+      assert.ok(slot, r.stderr);
+      assert.equal(parseHintFile(fs.readFileSync(path.join(root, 'secret', 'ike.privatekeys', slot[2]!))).keyType, 'rsa-md5');
+      assert.equal(parseHintFile(fs.readFileSync(path.join(root, 'ike', 'publickeys', slot[1]!))).keyType, 'rsa-md5');
     });
 
     it('a wrong PIN is refused naming the token; no PIN on stdin is an error; the PIN never shows', async () => {

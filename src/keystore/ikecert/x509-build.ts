@@ -103,15 +103,13 @@ export interface CertificateRequest {
   readonly keyType: KeyType;
 }
 
-/** The signature hash of -t, refusing what cannot be built. @throws OakleyError IKE_ERR_X509 for rsa-md5 */
+/**
+ * The signature hash of -t. rsa-md5 (md5WithRSAEncryption, registered in x509-lib.ts) is built as
+ * Solaris did; OpenSSL 3 accepts such a certificate only at security level 0 (e.g. `openssl
+ * verify -auth_level 0`), and strongSwan's default configuration refuses MD5 too.
+ */
 export function checkSignatureHash(keyType: KeyType): SigHash {
-  const hash = hashOf(keyType);
-  // @peculiar/x509 has no md5WithRSAEncryption, and OpenSSL 3 refuses MD5 signatures at its
-  // default security level: a certificate made that way would be unusable anyway.
-  if (hash === 'md5') {
-    throw new OakleyError(X509_ERR, 'rsa-md5: MD5 certificate signatures are not supported (refused by current X.509 stacks); use -t rsa-sha256 or rsa-sha1');
-  }
-  return hash;
+  return hashOf(keyType);
 }
 
 function extensions(req: CertificateRequest): x509.Extension[] {
