@@ -19,7 +19,7 @@
  * the last answered request gets the stored response again; one equal to the request being worked
  * on is dropped as busy.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 import type { Clock, TimerHandle } from '../util/clock';
 import { ownedCopy } from '../util/buffers';
@@ -153,14 +153,19 @@ export type DuplicateVerdict =
   | { readonly kind: 'replay'; readonly responses: readonly Buffer[] };
 
 interface CacheEntry {
-  readonly request: Buffer;
-  responses: Buffer[] | undefined; // undefined while in progress
+  /** SHA-256 of the request, then the responses back to back: one exact-size buffer per entry. */
+  readonly blob: Buffer;
+  /** End offsets of the responses in `blob`; undefined while the request is in progress. */
+  ends: number[] | undefined;
 }
+
+const DIGEST_OCTETS = 32;
 
 /**
  * The responder's memory of recent requests. Phase 1 keeps one entry per SA; Quick Mode and
  * Informational exchanges one per message ID, so `capacity` bounds the memory (oldest evicted).
- * Requests and responses are copied in.
+ * A request is remembered by its SHA-256 (an established SA keeps its entries for its lifetime,
+ * and a Quick Mode request with KE is ~400 octets); responses are copied in.
  */
 export class ResponseCache {
   private entries: CacheEntry[] = [];
@@ -174,23 +179,20 @@ export class ResponseCache {
    * @returns 'replay' with the stored responses, 'busy' for the request in progress, else 'new'
    */
   check(datagram: Buffer): DuplicateVerdict {
-    for (const e of this.entries) {
-      if (!sameDatagram(e.request, datagram)) continue;
-      if (e.responses === undefined) {
-        this.counters.inc('duplicate.busy');
-        return { kind: 'busy' };
-      }
-      this.counters.inc('duplicate.replayed');
-      return { kind: 'replay', responses: e.responses };
+    const e = this.find(datagram);
+    if (!e) return { kind: 'new' };
+    if (e.ends === undefined) {
+      this.counters.inc('duplicate.busy');
+      return { kind: 'busy' };
     }
-    return { kind: 'new' };
+    this.counters.inc('duplicate.replayed');
+    return { kind: 'replay', responses: responsesOf(e) };
   }
 
   /** Marks a request as being processed (a retransmission of it is then 'busy'). */
   begin(request: Buffer): void {
     this.forget(request);
-    this.entries.push({ request: ownedCopy(request), responses: undefined });
-    while (this.entries.length > this.capacity) this.entries.shift();
+    this.push({ blob: ownedCopy(this.digest(request)), ends: undefined });
   }
 
   /**
@@ -198,18 +200,24 @@ export class ResponseCache {
    * silence": the duplicate is dropped without an answer.
    */
   answer(request: Buffer, responses: readonly Buffer[]): void {
-    const e = this.entries.find((x) => sameDatagram(x.request, request));
-    const copies = responses.map(ownedCopy);
-    if (e) e.responses = copies;
-    else {
-      this.entries.push({ request: ownedCopy(request), responses: copies });
-      while (this.entries.length > this.capacity) this.entries.shift();
+    const digest = this.digest(request);
+    const blob = Buffer.allocUnsafeSlow(DIGEST_OCTETS + responses.reduce((n, r) => n + r.length, 0));
+    digest.copy(blob);
+    const ends: number[] = [];
+    let at = DIGEST_OCTETS;
+    for (const r of responses) {
+      at += r.copy(blob, at);
+      ends.push(at);
     }
+    const i = this.entries.findIndex((x) => sameDatagram(x.blob.subarray(0, DIGEST_OCTETS), digest));
+    if (i >= 0) this.entries[i] = { blob, ends };
+    else this.push({ blob, ends });
   }
 
   /** Forgets a request (processing failed and a retransmission should be tried afresh). */
   forget(request: Buffer): void {
-    this.entries = this.entries.filter((x) => !sameDatagram(x.request, request));
+    const digest = this.digest(request);
+    this.entries = this.entries.filter((x) => !sameDatagram(x.blob.subarray(0, DIGEST_OCTETS), digest));
   }
 
   clear(): void {
@@ -221,9 +229,50 @@ export class ResponseCache {
     this.entries = this.entries.slice(-1);
   }
 
+  private find(datagram: Buffer): CacheEntry | undefined {
+    if (this.entries.length === 0) return undefined;
+    const digest = this.digest(datagram);
+    return this.entries.find((x) => sameDatagram(x.blob.subarray(0, DIGEST_OCTETS), digest));
+  }
+
+  private push(e: CacheEntry): void {
+    this.entries.push(e);
+    while (this.entries.length > this.capacity) this.entries.shift();
+  }
+
+  private digest(request: Buffer): Buffer {
+    return digestOf(request);
+  }
+
   get size(): number {
     return this.entries.length;
   }
+}
+
+/**
+ * SHA-256 of a request. check(), begin() and answer() of one datagram come one after the other, so
+ * the last digest is kept (one slot for all caches: a per-cache slot would keep a datagram per SA).
+ */
+let lastRequest: Buffer | undefined;
+let lastLength = -1;
+let lastDigest: Buffer | undefined;
+
+function digestOf(request: Buffer): Buffer {
+  if (request !== lastRequest || request.length !== lastLength || !lastDigest) {
+    lastDigest = hash('sha256', request, 'buffer') as Buffer;
+    lastRequest = request;
+    lastLength = request.length;
+  }
+  return lastDigest;
+}
+
+function responsesOf(e: CacheEntry): Buffer[] {
+  let start = DIGEST_OCTETS;
+  return e.ends!.map((end) => {
+    const r = e.blob.subarray(start, end);
+    start = end;
+    return r;
+  });
 }
 
 /**
