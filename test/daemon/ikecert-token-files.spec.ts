@@ -6,7 +6,10 @@
  *    negotiates in both roles; the PIN shows in no output and no log;
  *  - the certificate made with the key, and the peer's certificate added with `ikecert certdb -a
  *    -T TOKEN`, live on the token: their publickeys slots are hint files (0600), which `ikecert
- *    certdb -l/-e` and the daemon read through the token.
+ *    certdb -l/-e` and the daemon read through the token;
+ *  - A's DH also runs on the token (crypto_path ke pkcs11): with the token directory renamed away
+ *    negotiations fail cleanly; once it is back the next negotiation re-initialises the library,
+ *    finds the token again and logs in with the stored PIN, without an operator.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -87,12 +90,13 @@ describe('ikecert -T -p and certificate hint files + tools/iked', function () {
 
   it('the daemon logs in with the stored PIN: the key is available at start without token login and negotiates in both roles', async () => {
     const [portA, natA, portB, natB] = await freeUdpPorts(4);
-    fs.writeFileSync(path.join(rootA, 'ike', 'config'), tokenRuleConfig({ own: DN_A, peer: DN_B, label: 'a-to-b', remotePort: portB!, token: LABEL, module }));
+    fs.writeFileSync(path.join(rootA, 'ike', 'config'), tokenRuleConfig({ own: DN_A, peer: DN_B, label: 'a-to-b', remotePort: portB!, token: LABEL, module, ke: 'pkcs11' }));
     fs.writeFileSync(path.join(rootB, 'ike', 'config'), tokenRuleConfig({ own: DN_B, peer: DN_A, label: 'b-to-a', remotePort: portA! }));
     for (const r of [rootA, rootB]) fs.writeFileSync(path.join(r, 'ipsecinit.conf'), '{laddr 127.0.0.1 raddr 127.0.0.1} ipsec {encr_algs aes encr_auth_algs sha256 sa shared}\n');
     a = await startDaemon(rootA, portA!, natA!);
     b = await startDaemon(rootB, portB!, natB!);
     assert.doesNotMatch(a.log, /skipped|not a usable/, a.log);
+    assert.match(a.log, /crypto path for ke: pkcs11/, 'A\'s DH runs on the token (acceleration path)');
     const cache = await ikeadm(a, ['dump', 'certcache']);
     assert.equal(cache.code, 0, cache.stderr);
     assert.match(cache.stdout, /Subject Name: C=US, O=Oakley Test, CN=gw-a\.stored-pin\.test\n.*\n\t\t\[Private key available\]/);
@@ -103,6 +107,25 @@ describe('ikecert -T -p and certificate hint files + tools/iked', function () {
     assert.match(init.stdout, /Phase 1 SA .* \(rule "a-to-b"\): aes-128\/sha256\/group 14\/rsa_sig/);
     const back = await ikeadm(b, ['initiate', 'b-to-a', 'new']);
     assert.equal(back.code, 0, `${back.stderr}${logs()}`);
+  });
+
+  it('token directory gone: negotiations fail cleanly (DH and signature on the token); back again, A recovers by itself with the stored PIN', async () => {
+    const tokens = path.join(tmp, 'hsm', 'tokens');
+    fs.renameSync(tokens, `${tokens}.away`);
+    try {
+      const r = await ikeadm(a!, ['initiate', 'a-to-b', 'new']);
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.match(r.stderr, /token "ike-p" is no longer usable \(C_GetTokenInfo: CKR_GENERAL_ERROR; token directory removed\?\)/);
+      const cache = await ikeadm(a!, ['dump', 'certcache']);
+      assert.match(cache.stdout, /CN=gw-a\.stored-pin\.test\n.*\n\t\t\[Private key linked but locked\]/);
+      assert.equal(a!.proc.exitCode, null, a!.log);
+    } finally {
+      fs.renameSync(`${tokens}.away`, tokens);
+    }
+    await new Promise((res) => setTimeout(res, 1100)); // an operation re-initialises at most once a second
+    const again = await ikeadm(a!, ['initiate', 'a-to-b', 'new']);
+    assert.equal(again.code, 0, `${again.stderr}${logs()}`);
+    assert.match(again.stdout, /Phase 1 SA .* \(rule "a-to-b"\): aes-128\/sha256\/group 14\/rsa_sig/);
   });
 
   it('no PIN in any tool output or daemon log', async () => {

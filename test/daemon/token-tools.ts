@@ -21,8 +21,10 @@ export function tool(name: string, args: readonly string[], input = ''): Promise
 }
 
 /** ike/config of a daemon with one rsa_sig rule to its peer on 127.0.0.1 (cert_trust pins the peer). */
-export function tokenRuleConfig(opts: { own: string; peer: string; label: string; remotePort: number; token?: string; module?: string }): string {
-  const p11 = opts.token ? `pkcs11_path "${opts.module}"\npkcs11_token "${opts.token}"\ncrypto_path ke node\n` : '';
+export function tokenRuleConfig(opts: { own: string; peer: string; label: string; remotePort: number; token?: string; module?: string;
+  /** Where A's key exchange runs (default node; pkcs11: the DH acceleration path on the token). */
+  ke?: 'node' | 'pkcs11' }): string {
+  const p11 = opts.token ? `pkcs11_path "${opts.module}"\npkcs11_token "${opts.token}"\ncrypto_path ke ${opts.ke ?? 'node'}\n` : '';
   return `${p11}cert_trust "${opts.peer}"
 {
   label "${opts.label}"
