@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 
 import { Counters } from '../../../src/util/counters';
-import { procNetLocal, procNetUdpDrops, UdpTransport } from '../../../src/net/udp-transport';
+import { procNetLocal, procNetUdpDrops, RECV_BUFFER_BYTES, UdpTransport } from '../../../src/net/udp-transport';
 
 const SAMPLE = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
   101: 0100007F:1F4 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 518564 2 00000000cd8836f6 7
@@ -36,7 +36,8 @@ describe('UdpTransport: kernel receive drops', () => {
     if (!fs.existsSync('/proc/self/net/udp')) this.skip();
     this.timeout(20_000);
     const counters = new Counters();
-    const t = await UdpTransport.open({ addresses: ['127.0.0.1'], port: 0, natPort: null, counters });
+    // The system's default receive buffer (~208 KB): 4 MB of datagrams overflow it.
+    const t = await UdpTransport.open({ addresses: ['127.0.0.1'], port: 0, natPort: null, counters, recvBufferSize: 0 });
     try {
       assert.equal(t.kernelDrops(), 0, 'our socket is found and has dropped nothing yet');
       let received = 0;
@@ -60,6 +61,21 @@ describe('UdpTransport: kernel receive drops', () => {
       assert.ok(received + drops <= 4000 && received + drops >= 3900, `${received} read + ${drops} dropped account for the 4000 sent`);
     } finally {
       t.close();
+    }
+  });
+
+  it('asks for a 4 MB receive buffer by default (capped by net.core.rmem_max), the system default with 0', async function () {
+    if (!fs.existsSync('/proc/sys/net/core/rmem_max')) this.skip();
+    const max = Number(fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    const dflt = Number(fs.readFileSync('/proc/sys/net/core/rmem_default', 'utf8'));
+    const big = await UdpTransport.open({ addresses: ['127.0.0.1'], port: 0, natPort: 0 });
+    const small = await UdpTransport.open({ addresses: ['127.0.0.1'], port: 0, natPort: null, recvBufferSize: 0 });
+    try {
+      for (const e of big.endpoints) assert.equal(big.recvBufferOf(e), 2 * Math.min(RECV_BUFFER_BYTES, max), 'Linux reports twice what it granted');
+      assert.equal(small.recvBufferOf(small.endpoints[0]!), dflt);
+    } finally {
+      big.close();
+      small.close();
     }
   });
 });
