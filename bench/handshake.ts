@@ -167,7 +167,7 @@ export function targetVerdicts(o: OakleyResult, s: SwanResult): TargetVerdict[] 
     { id: 'cpu', target: 'CPU per negotiation, both sides, ≤ 3.0 ms', verdict: v(cpu === undefined ? undefined : cpu <= 3.0), measured: `${f1(cpu)} ms` },
     { id: 'rate', target: 'throughput ≥ 3× strongSwan in the same run', verdict: v(r === null ? undefined : r >= 3), measured: r === null ? 'strongSwan not run' : `${r.toFixed(2)}×` },
     { id: 'loop', target: 'event-loop delay p99 < 10 ms at full load', verdict: v(loop === undefined ? undefined : loop < 10), measured: `${f1(loop)} ms` },
-    { id: 'scaling', target: 'throughput scaling ≥ 1.7× from 1 to 2 cores', verdict: 'n/a', measured: 'not measured by this bench (run it under taskset -c 0 and compare)' },
+    { id: 'scaling', target: 'throughput scaling ≥ 1.7× from 1 to 2 cores', verdict: 'n/a', measured: 'one run measures one CPU set: compare the rate of --cpus=1 with --cpus=2' },
     { id: 'rss', target: '≤ 16 KB RSS per IKE SA + 2 IPsec SAs, at 10,000 SAs', verdict: v(rss === undefined ? undefined : rss <= 16),
       measured: `${f1(rss)} KiB at ${ow?.completed ?? 0} SAs${(ow?.completed ?? 0) < 10_000 ? ' (run --n=10000 for the target figure)' : ''}` },
     { id: 'latency', target: `single negotiation latency below strongSwan's${swanLat === undefined ? ' (~14 ms, doc §8)' : ''}`,
