@@ -135,7 +135,7 @@ export async function openCryptoSuite(
   for (const t of tokens) {
     if (!t.loggedIn) {
       log('warning', `PKCS#11 token "${t.label}" is open without a login (no PIN given): private keys on it stay locked ` +
-        `until 'ikeadm token login ${t.label}'`);
+        `until 'ikeadm token login ${t.label}' (or until a PIN stored with 'ikecert certlocal -p' logs it in)`);
     }
   }
   const pick = (cls: OperationClass): CryptoBackend => backends.get(choice[cls]) ?? node;
