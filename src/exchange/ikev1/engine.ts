@@ -28,7 +28,7 @@ import { DEFAULT_SETTINGS, type Ikev1Credentials, type Ikev1Rule, type Ikev1Sett
 import { AGGRESSIVE_MODE, aggressiveOutI1 } from './aggressive-mode';
 import { ALWAYS_ALLOWED, MAIN_MODE, mainOutI1, type Phase1Transition } from './main-mode';
 import { CIPHER_OF, Phase1Context } from './phase1-context';
-import { ExchangeErr, ExchangeError } from './phase1-steps';
+import { ExchangeErr, ExchangeError, failureNotify } from './phase1-steps';
 import type { InMessage, Phase1Services, SendOptions } from './services';
 import { attachPhase2 } from './phase2';
 import { deleteIsakmpSa } from './informational';
@@ -534,7 +534,7 @@ export class Ikev1Engine implements Phase1Services {
   fail(ctx: Phase1Context, error: Error, peerAnswered = true): void {
     const sa = ctx.sa;
     if (sa.state === IkeSaState.DESTROYED) return;
-    const notify = notifyOf(error);
+    const notify = failureNotify(error);
     // Phase 1 failures are reported in the clear: the peer may not share our keys (a wrong
     // pre-shared key is the common case), so a protected notification would be unreadable.
     if (notify !== undefined && peerAnswered) this.sendNotify(ctx, notify, false);
@@ -589,12 +589,6 @@ function checkPayloads(row: Phase1Transition, payloads: readonly Payload[]): voi
     throw new ExchangeError(ExchangeErr.MISSING_PAYLOAD, `message lacks ${[...missing].map((t) => nameOf(PayloadType, t)).join(' + ')} (${row.story})`,
       NotifyType.PAYLOAD_MALFORMED);
   }
-}
-
-function notifyOf(e: Error): number | undefined {
-  if (e instanceof ExchangeError) return e.notify;
-  const d = (e as OakleyError).detail as { notify?: number } | undefined;
-  return d?.notify;
 }
 
 /** A rule side matches when it names no addresses at all, or the address is listed or in a range. */

@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 
 import type { SharedSecret } from '../../crypto/types';
-import { OakleyError } from '../../util/errors';
+import { CryptoErr, OakleyError } from '../../util/errors';
 import { keymat } from '../../util/log';
 import { blockSizeOf } from '../../wire/ikev1/encryption';
 import { CertEncoding, Doi, NotifyType, ProtocolId } from '../../wire/ikev1/iana';
@@ -22,6 +22,23 @@ export class ExchangeError extends OakleyError {
   constructor(code: string, message: string, readonly notify: number, detail?: Record<string, unknown>) {
     super(code, message, { ...detail, notify });
   }
+}
+
+/**
+ * Our own crypto path failed (a token removed or logged out, the addon refusing): the peer did
+ * nothing wrong, but without a word it would retransmit until its limit. IKEv1 has no "internal
+ * error" notification; INVALID-KEY-INFORMATION (RFC 2408 §3.14.1, 17) is the nearest truth, since
+ * every such failure is in computing keys or signatures.
+ */
+const LOCAL_CRYPTO_CODES: ReadonlySet<string> = new Set([CryptoErr.NATIVE, CryptoErr.NATIVE_UNAVAILABLE, CryptoErr.NATIVE_BAD_ARG,
+  CryptoErr.TOKEN, CryptoErr.TOKEN_PIN, CryptoErr.NO_TOKEN, CryptoErr.TOKEN_MECHANISM, CryptoErr.TOKEN_OBJECT, CryptoErr.SECRET_ON_TOKEN]);
+
+/** The notification that tells the peer why an exchange failed: the error's own, or one for a local crypto failure. */
+export function failureNotify(e: Error): number | undefined {
+  if (e instanceof ExchangeError) return e.notify;
+  const notify = ((e as OakleyError).detail as { notify?: number } | undefined)?.notify;
+  if (notify !== undefined) return notify;
+  return LOCAL_CRYPTO_CODES.has((e as OakleyError).code) ? NotifyType.INVALID_KEY_INFORMATION : undefined;
 }
 
 export const ExchangeErr = {

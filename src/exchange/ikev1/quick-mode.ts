@@ -44,7 +44,7 @@ import { informationalHash, quickHash1, quickHash2, quickHash3 } from './hashes'
 import { ipsecNotify, sendInformational } from './informational';
 import { installLifetimes, minNonZero, normalizeP2Lifetimes } from './lifetimes';
 import type { Phase1Context } from './phase1-context';
-import { ExchangeErr, ExchangeError } from './phase1-steps';
+import { ExchangeErr, ExchangeError, failureNotify } from './phase1-steps';
 import {
   abandon, checkPayloadSet, countUndecodable, ctxPhase2, decryptWith, enginePhase2, firstIv, hashAndRest, isEncrypted, random32,
   sameHash, spiBytes, spiHex, type ChildSaKeys, type ChildSaPair, type PayloadRule, type QmExchange, type QmStep,
@@ -478,7 +478,7 @@ function failExchange(engine: Ikev1Engine, ctx: Phase1Context, ex: QmExchange, e
   const st = ctxPhase2(engine, ctx);
   st.exchanges.delete(ex.messageId);
   ctx.sa.keys.phase2Iv.delete(ex.messageId);
-  const notify = error instanceof ExchangeError ? error.notify : ((error as OakleyError).detail as { notify?: number } | undefined)?.notify;
+  const notify = failureNotify(error);
   if (notify) {
     // Name the initiator's SPI (from its proposal) so it can tell which Quick Mode failed.
     const spi = ex.role === 'initiator' ? spiBytes(ex.ourSpi!) : (ex.offered?.proposals[0]?.spi ?? Buffer.alloc(4));

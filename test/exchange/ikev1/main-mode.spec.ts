@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 
 import type { Ikev1Rule } from '../../../src/exchange/ikev1/config';
+import { CryptoErr, OakleyError } from '../../../src/util/errors';
 import type { P1Transform } from '../../../src/exchange/ikev1/proposals';
 import { A, B, makeBed, pskCredentials } from './harness';
 
@@ -92,6 +93,32 @@ describe('IKEv1 Main Mode with pre-shared keys', function () {
   // MM4 is sent before the responder computes g^xy, so the initiator (computing the same at the
   // same time) can send MM5 while the responder is still busy with MM3.
   //   A: MM3 -->  B: MM4 <-- (B still deriving g^xy)  A: MM5 --> (waits)  B: MM6 <-- once done
+  it('a failure of the responder\'s own crypto path (token gone) is reported to the initiator, which stops at once', async () => {
+    const t = SUITES[1][1];
+    const bed = await makeBed({
+      rulesA: [rule('to-b', [t])], rulesB: [rule('from-a', [t])],
+      credsA: pskCredentials({ [B.address]: 'secret one' }), credsB: pskCredentials({ [A.address]: 'secret one' }),
+    });
+    try {
+      const ke = bed.b.crypto.ke;
+      (bed.b.crypto as { ke: typeof ke }).ke = { path: ke.path, supports: (g) => ke.supports(g), create: async (group, options) => {
+        const k = await ke.create(group, options);
+        return Object.assign(Object.create(k) as typeof k, {
+          computeSharedSecret: async () => {
+            throw new OakleyError(CryptoErr.NO_TOKEN, 'C_DeriveKey failed: CKR_TOKEN_NOT_PRESENT (token missing or removed)');
+          },
+        });
+      } };
+      await assert.rejects(bed.a.engine.initiate(A, B), /reported INVALID_KEY_INFORMATION during Phase 1/);
+      assert.equal(bed.b.counters.get('tx.notify.INVALID_KEY_INFORMATION'), 1);
+      assert.ok(bed.b.logs.some((l) => /failed: C_DeriveKey failed: CKR_TOKEN_NOT_PRESENT/.test(l)));
+      assert.equal(bed.a.counters.get('retransmit.resent'), 0, 'the initiator did not wait for its retransmission limit');
+      assert.equal(bed.a.engine.phase1Sas().length + bed.b.engine.phase1Sas().length, 0, 'no state left');
+    } finally {
+      await bed.close();
+    }
+  });
+
   it('an MM5 that overtakes the responder\'s own key derivation waits instead of costing a retransmission', async () => {
     const t = SUITES[1][1];
     const bed = await makeBed({
