@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import type { Ikev1Rule } from '../../../src/exchange/ikev1/config';
 import { CryptoErr, OakleyError } from '../../../src/util/errors';
 import type { P1Transform } from '../../../src/exchange/ikev1/proposals';
-import { A, B, makeBed, pskCredentials } from './harness';
+import type { SharedSecret } from '../../../src/crypto/types';
+import { A, B, makeBed, pskCredentials, type Bed } from './harness';
 
 function rule(label: string, p1: P1Transform[]): Ikev1Rule {
   return {
@@ -28,6 +29,25 @@ const SUITES: [string, P1Transform][] = [
   ['aes128-sha256-modp2048', { encr: 'aes', keyLengths: { min: 128, max: 128 }, hash: 'sha256', auth: 'preshared', group: 14, lifetimeSeconds: 3600 }],
   ['aes128-sha256-ecp256', { encr: 'aes', keyLengths: { min: 128, max: 128 }, hash: 'sha256', auth: 'preshared', group: 19, lifetimeSeconds: 3600 }],
 ];
+
+/** Main Mode with one PSK suite between A and B. */
+function pskBed() {
+  const t = SUITES[1][1];
+  return makeBed({
+    rulesA: [rule('to-b', [t])], rulesB: [rule('from-a', [t])],
+    credsA: pskCredentials({ [B.address]: 'secret one' }), credsB: pskCredentials({ [A.address]: 'secret one' }),
+  });
+}
+
+/** Only B's suite gets the wrapped g^xy (the providers behind both suites are shared). */
+function slowOrFailingGxy(bed: Bed, gxy: (compute: (peer: Buffer) => Promise<SharedSecret>, peer: Buffer) => Promise<SharedSecret>): void {
+  const ke = bed.b.crypto.ke;
+  (bed.b.crypto as { ke: typeof ke }).ke = { path: ke.path, supports: (g) => ke.supports(g), create: async (group, options) => {
+    const k = await ke.create(group, options);
+    const compute = k.computeSharedSecret.bind(k);
+    return Object.assign(Object.create(k) as typeof k, { computeSharedSecret: (peer: Buffer) => gxy(compute, peer) });
+  } };
+}
 
 describe('IKEv1 Main Mode with pre-shared keys', function () {
   this.timeout(30_000);
@@ -90,25 +110,13 @@ describe('IKEv1 Main Mode with pre-shared keys', function () {
       await bed.close();
     }
   });
-  // MM4 is sent before the responder computes g^xy, so the initiator (computing the same at the
-  // same time) can send MM5 while the responder is still busy with MM3.
-  //   A: MM3 -->  B: MM4 <-- (B still deriving g^xy)  A: MM5 --> (waits)  B: MM6 <-- once done
+
   it('a failure of the responder\'s own crypto path (token gone) is reported to the initiator, which stops at once', async () => {
-    const t = SUITES[1][1];
-    const bed = await makeBed({
-      rulesA: [rule('to-b', [t])], rulesB: [rule('from-a', [t])],
-      credsA: pskCredentials({ [B.address]: 'secret one' }), credsB: pskCredentials({ [A.address]: 'secret one' }),
-    });
+    const bed = await pskBed();
     try {
-      const ke = bed.b.crypto.ke;
-      (bed.b.crypto as { ke: typeof ke }).ke = { path: ke.path, supports: (g) => ke.supports(g), create: async (group, options) => {
-        const k = await ke.create(group, options);
-        return Object.assign(Object.create(k) as typeof k, {
-          computeSharedSecret: async () => {
-            throw new OakleyError(CryptoErr.NO_TOKEN, 'C_DeriveKey failed: CKR_TOKEN_NOT_PRESENT (token missing or removed)');
-          },
-        });
-      } };
+      slowOrFailingGxy(bed, async () => {
+        throw new OakleyError(CryptoErr.NO_TOKEN, 'C_DeriveKey failed: CKR_TOKEN_NOT_PRESENT (token missing or removed)');
+      });
       await assert.rejects(bed.a.engine.initiate(A, B), /reported INVALID_KEY_INFORMATION during Phase 1/);
       assert.equal(bed.b.counters.get('tx.notify.INVALID_KEY_INFORMATION'), 1);
       assert.ok(bed.b.logs.some((l) => /failed: C_DeriveKey failed: CKR_TOKEN_NOT_PRESENT/.test(l)));
@@ -119,25 +127,16 @@ describe('IKEv1 Main Mode with pre-shared keys', function () {
     }
   });
 
+  // MM4 is sent before the responder computes g^xy, so the initiator (computing the same at the
+  // same time) can send MM5 while the responder is still busy with MM3.
+  //   A: MM3 -->  B: MM4 <-- (B still deriving g^xy)  A: MM5 --> (waits)  B: MM6 <-- once done
   it('an MM5 that overtakes the responder\'s own key derivation waits instead of costing a retransmission', async () => {
-    const t = SUITES[1][1];
-    const bed = await makeBed({
-      rulesA: [rule('to-b', [t])], rulesB: [rule('from-a', [t])],
-      credsA: pskCredentials({ [B.address]: 'secret one' }), credsB: pskCredentials({ [A.address]: 'secret one' }),
-    });
+    const bed = await pskBed();
     try {
-      // Only B's suite gets the slow g^xy (the providers behind both suites are shared).
-      const ke = bed.b.crypto.ke;
-      (bed.b.crypto as { ke: typeof ke }).ke = { path: ke.path, supports: (g) => ke.supports(g), create: async (group, options) => {
-        const k = await ke.create(group, options);
-        const compute = k.computeSharedSecret.bind(k);
-        return Object.assign(Object.create(k) as typeof k, {
-          computeSharedSecret: async (peer: Buffer) => {
-            await new Promise((r) => setTimeout(r, 150));
-            return compute(peer);
-          },
-        });
-      } };
+      slowOrFailingGxy(bed, async (compute, peer) => {
+        await new Promise((r) => setTimeout(r, 150));
+        return compute(peer);
+      });
       const t0 = performance.now();
       const ctx = await bed.a.engine.initiate(A, B);
       assert.equal(ctx.sa.state, 'ESTABLISHED');
