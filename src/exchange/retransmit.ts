@@ -22,7 +22,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 
 import type { Clock, TimerHandle } from '../util/clock';
-import { ownedCopy } from '../util/buffers';
+import { ownedBuffer, ownedCopy } from '../util/buffers';
 import { Counters } from '../util/counters';
 
 /** Solaris defaults: retry_timer_init 0.5 s, retry_timer_max 30 s, retry_limit 5, expire_timer 300 s. */
@@ -201,7 +201,7 @@ export class ResponseCache {
    */
   answer(request: Buffer, responses: readonly Buffer[]): void {
     const digest = this.digest(request);
-    const blob = Buffer.allocUnsafeSlow(DIGEST_OCTETS + responses.reduce((n, r) => n + r.length, 0));
+    const blob = ownedBuffer(DIGEST_OCTETS + responses.reduce((n, r) => n + r.length, 0));
     digest.copy(blob);
     const ends: number[] = [];
     let at = DIGEST_OCTETS;

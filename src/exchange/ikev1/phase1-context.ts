@@ -89,6 +89,7 @@ export class Phase1Context {
     this.ke?.dispose();
     this.ke = undefined;
     this.retransmitter?.stop();
+    this.retransmitter = undefined;
     this.step = 'DONE';
     // Only Phase 1's hashes needed these; an established SA keeps its keys (sa.keys), its peer
     // identity and the cached reply to a retransmitted last message (responses), not the rest.

@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 
 import type { SharedSecret } from '../../crypto/types';
 import { CryptoErr, OakleyError } from '../../util/errors';
+import { ownedCopy } from '../../util/buffers';
 import { keymat } from '../../util/log';
 import { blockSizeOf } from '../../wire/ikev1/encryption';
 import { CertEncoding, Doi, NotifyType, ProtocolId } from '../../wire/ikev1/iana';
@@ -93,14 +94,16 @@ export async function deriveKeys(svc: Phase1Services, ctx: Phase1Context, gxy: S
     gxi: ctx.gxi!, gxr: ctx.gxr!, ivLength: blockSizeOf(alg),
   });
   sa.keys.sharedSecret = gxy;
-  sa.keys.SKEYID = keys.skeyid;
-  sa.keys.SKEYID_d = keys.skeyidD;
-  sa.keys.SKEYID_a = keys.skeyidA;
-  sa.keys.SKEYID_e = keys.skeyidE;
-  sa.keys.encKey = keys.encKey;
+  // Slab copies (ownedCopy): each key the derivation returns has an ArrayBuffer of its own.
+  sa.keys.SKEYID = ownedCopy(keys.skeyid);
+  sa.keys.SKEYID_d = ownedCopy(keys.skeyidD);
+  sa.keys.SKEYID_a = ownedCopy(keys.skeyidA);
+  sa.keys.SKEYID_e = ownedCopy(keys.skeyidE);
+  sa.keys.encKey = keys.encKey && ownedCopy(keys.encKey);
   sa.keys.iv = keys.iv;
-  sa.keys.initialIv = Buffer.from(keys.iv!);
-  sa.log.debug('Phase 1 keys derived', { SKEYID: keymat(keys.skeyid), SKEYID_e: keymat(keys.skeyidE), iv: keymat(keys.iv!) });
+  sa.keys.initialIv = keys.iv;
+  sa.log.debug('Phase 1 keys derived', { SKEYID: keymat(sa.keys.SKEYID), SKEYID_e: keymat(sa.keys.SKEYID_e), iv: keymat(sa.keys.iv!) });
+  for (const b of [keys.skeyid, keys.skeyidD, keys.skeyidA, keys.skeyidE, keys.encKey, keys.iv]) b?.fill(0);
 }
 
 function hashInput(ctx: Phase1Context): Phase1HashInput {
