@@ -7,6 +7,7 @@ import { runCase } from './cavp';
 import { AES_CBC_KAT, DH_CASES, KDF_CASES, RSA_KAT } from './vectors/kat';
 import { OUTPUT_FIELDS, classify, type CavpCase } from './cavp';
 import type { CryptoBackend } from './types';
+import { sameBytes } from '../util/constant-time';
 
 function differences(expected: CavpCase, got: CavpCase, index: number): string[] {
   const kind = classify(expected, index);
@@ -30,7 +31,7 @@ export async function selfTest(backend: CryptoBackend): Promise<string[]> {
     const key = await backend.rsa.loadPrivateKey({ pem: RSA_KAT.privateKeyPem });
     try {
       const sig = await key.sign(Buffer.from(RSA_KAT.message), { padding: 'pkcs1', hash: 'sha256' });
-      if (sig.toString('hex') !== RSA_KAT.pkcs1Sha256) failures.push('RSA PKCS#1 v1.5 SHA-256 signature differs');
+      if (!sameBytes(sig, Buffer.from(RSA_KAT.pkcs1Sha256, 'hex'))) failures.push('RSA PKCS#1 v1.5 SHA-256 signature differs');
     } finally {
       key.dispose();
     }

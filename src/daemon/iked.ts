@@ -39,6 +39,7 @@ import type { IdValue } from '../wire/ikev1/id';
 import { adminHandlers } from './admin';
 import { saCounts, startMetrics, type MetricsEndpoint } from './metrics';
 import type { IkedOptions } from './options';
+import { sameCookiePair } from '../util/constant-time';
 
 export const ConfigErr = 'IKE_ERR_CONFIG';
 
@@ -260,7 +261,8 @@ export async function startIked(o: IkedOptions, log: Logger, initial: LoadedConf
 
   const findP1 = (args: Readonly<Record<string, unknown>>): Phase1Context[] => eng.phase1Sas().filter((c) => {
     if (typeof args.initiatorCookie === 'string') {
-      return c.sa.icookie.toString('hex') === args.initiatorCookie && (c.sa.rcookie.toString('hex') === args.responderCookie);
+      const pair = Buffer.from(`${args.initiatorCookie}${typeof args.responderCookie === 'string' ? args.responderCookie : ''}`, 'hex');
+      return sameCookiePair(pair, c.sa.icookie, c.sa.rcookie);
     }
     return c.sa.local.address === args.local && c.sa.peer.address === args.remote;
   });

@@ -32,6 +32,7 @@ import { isOpaqueSecret, type SharedSecret } from '../crypto/types';
 import type { Endpoint } from '../net/transport';
 import type { P1Negotiated } from './ikev1/proposals';
 import { ownedCopy } from '../util/buffers';
+import { sameBytes } from '../util/constant-time';
 
 export const IkeSaState = {
   CREATED: 'CREATED',
@@ -293,7 +294,7 @@ export class IkeSa {
   /** Sets the responder cookie once (RFC 2408 §3.1); a second different value is refused. */
   setRcookie(c: Buffer): void {
     if (c.length !== 8) throw new OakleyError('IKE_ERR_BAD_ARGUMENT', `rcookie must be 8 octets, got ${c.length}`);
-    if (!this.rcookieValue.equals(ZERO_COOKIE) && !this.rcookieValue.equals(c)) {
+    if (!sameBytes(this.rcookieValue, ZERO_COOKIE) && !sameBytes(this.rcookieValue, c)) {
       throw new OakleyError('IKE_ERR_BAD_ARGUMENT', 'rcookie already set');
     }
     this.rcookieValue = ownedCopy(c);

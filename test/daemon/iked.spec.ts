@@ -95,6 +95,18 @@ describe('tools/iked', function () {
       assert.equal(await count(), before + 1);
     });
 
+    it('get p1 by cookie pair finds exactly that SA; a cookie that differs in one bit finds none', async () => {
+      const sas = JSON.parse((await runTool('ikeadm', ['-j', '--control', a.control, 'dump', 'p1'])).stdout) as { initiatorCookie: string; responderCookie: string }[];
+      const { initiatorCookie: ic, responderCookie: rc } = sas[0];
+      const found = await runTool('ikeadm', ['-j', '--control', a.control, 'get', 'p1', `0x${ic}`, `0x${rc}`]);
+      assert.equal(found.code, 0, found.stderr);
+      const got = JSON.parse(found.stdout) as { initiatorCookie: string }[] | { initiatorCookie: string };
+      assert.equal((Array.isArray(got) ? got[0] : got).initiatorCookie, ic);
+      const flipped = (BigInt(`0x${rc}`) ^ 1n).toString(16).padStart(16, '0');
+      const none = await runTool('ikeadm', ['--control', a.control, 'get', 'p1', `0x${ic}`, `0x${flipped}`]);
+      assert.notEqual(none.code, 0);
+    });
+
     it('read rule with a broken file keeps the running rules and says where', async () => {
       const broken = path.join(tmp, 'broken.conf');
       fs.writeFileSync(broken, '{\n  label "x"\n  local_addr 127.0.0.1\n  remote_addr nowhere!\n}\n');

@@ -26,6 +26,7 @@ import type { Ikev1Engine } from './engine';
 import { isakmpNotify, sendInformational } from './informational';
 import type { Phase1Context } from './phase1-context';
 import { ctxPhase2, pairsWith, removePair, type DpdState } from './phase2-state';
+import { sameCookiePair } from '../../util/constant-time';
 
 /** Window of older R-U-THERE sequence numbers still answered (retransmissions). */
 const SEQ_WINDOW = 3;
@@ -86,7 +87,7 @@ async function peerDead(engine: Ikev1Engine, ctx: Phase1Context, d: DpdState): P
 
 /** True when the notification names this ISAKMP SA (§5.5: check the cookies in the SPI). */
 function aboutThisSa(ctx: Phase1Context, n: NotifyPayload): boolean {
-  return n.spi.length === 16 && n.spi.equals(Buffer.concat([ctx.sa.icookie, ctx.sa.rcookie])) && n.data.length === 4;
+  return sameCookiePair(n.spi, ctx.sa.icookie, ctx.sa.rcookie) && n.data.length === 4;
 }
 
 /** R-U-THERE received: answer with R-U-THERE-ACK carrying the same sequence number. */

@@ -34,6 +34,7 @@ import { onRuThere, onRuThereAck } from './dpd';
 import type { ExchangeModule, Ikev1Engine } from './engine';
 import { informationalHash } from './hashes';
 import type { Phase1Context } from './phase1-context';
+import { sameCookiePair } from '../../util/constant-time';
 import {
   ctxPhase2, countUndecodable, decryptWith, failPendingQm, firstIv, hashAndRest, isEncrypted, pairsWith,
   random32, removePair, sameHash, spiBytes, type ChildSaPair,
@@ -219,7 +220,7 @@ async function onDelete(engine: Ikev1Engine, ctx: Phase1Context, d: DeletePayloa
   if (d.protocol === ProtocolId.ISAKMP) {
     for (const spi of d.spis) {
       if (spi.length !== 16) continue;
-      const target = engine.phase1Sas().find((c) => c.sa.peer.address === peer && Buffer.concat([c.sa.icookie, c.sa.rcookie]).equals(spi));
+      const target = engine.phase1Sas().find((c) => c.sa.peer.address === peer && sameCookiePair(spi, c.sa.icookie, c.sa.rcookie));
       engine.counters.inc('rx.delete.ISAKMP');
       if (target) deletePhase1Quietly(engine, target);
       else engine.counters.inc('rx.delete.unknown_spi');
