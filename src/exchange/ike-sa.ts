@@ -93,6 +93,24 @@ export interface StateChange {
   readonly at: number;
 }
 
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * `icookie:rcookie` in lower-case hex as one flat string. The template literal built a rope of
+ * five V8 strings; this string lives as long as the SA (its logger's context, its IPsec pairs).
+ */
+function cookiePairString(icookie: Buffer, rcookie: Buffer): string {
+  const out = Buffer.allocUnsafe(33);
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = HEX_DIGITS[icookie[i]! >> 4]!;
+    out[2 * i + 1] = HEX_DIGITS[icookie[i]! & 15]!;
+    out[17 + 2 * i] = HEX_DIGITS[rcookie[i]! >> 4]!;
+    out[18 + 2 * i] = HEX_DIGITS[rcookie[i]! & 15]!;
+  }
+  out[16] = 0x3a;
+  return out.toString('latin1');
+}
+
 /**
  * Keying material of one Phase 1 SA, in one place so it can be wiped in one call. Every field is
  * a copy owned by this object. Log it only through `describe()` (KeyMaterial redaction).
@@ -302,7 +320,7 @@ export class IkeSa {
 
   /** `icookie:rcookie` in hex, the key of `ikeadm get p1`. */
   cookieString(): string {
-    return `${this.icookie.toString('hex')}:${this.rcookieValue.toString('hex')}`;
+    return cookiePairString(this.icookie, this.rcookieValue);
   }
 
   /** The failure that ended the negotiation or SA, if any. */

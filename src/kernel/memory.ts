@@ -69,8 +69,9 @@ export interface MemorySaDump {
   readonly pairSpi?: number;
 }
 
+/** `protocol/dst/spi`, the SA table's key: join() builds one flat string where a template literal builds a rope kept by the table. */
 function saId(k: SaKey): string {
-  return `${k.protocol}/${k.dst}/${k.spi >>> 0}`;
+  return [k.protocol, k.dst, k.spi >>> 0].join('/');
 }
 
 function policyId(p: IpsecPolicy): string {
