@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { createSoftHsmToken, findSoftHsmModule } from '../crypto/pkcs11/softhsm';
+import { recordDaemon, recordToolRun } from './log-audit';
 
 export const TOOLS = path.resolve(__dirname, '..', '..', '..', 'tools');
 
@@ -83,6 +84,7 @@ export function runTool(tool: string, args: readonly string[], timeoutMs = 30_00
     p.on('error', reject);
     p.on('close', (code) => {
       clearTimeout(t);
+      recordToolRun(tool, args, input, stdout, stderr);
       resolve({ code, stdout, stderr });
     });
   });
@@ -93,8 +95,9 @@ export interface Daemon { readonly proc: ChildProcess; readonly control: string;
 /** Starts tools/iked in the foreground and waits for its control socket. */
 export async function startDaemon(root: string, port: number, natPort: number, extra: readonly string[] = []): Promise<Daemon> {
   const control = path.join(root, 'iked.sock');
-  const proc = spawn(process.execPath, [path.join(TOOLS, 'iked'), '--root', root, '--listen', '127.0.0.1', '--port', String(port),
-    '--nat-port', String(natPort), '--control', control, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['--root', root, '--listen', '127.0.0.1', '--port', String(port), '--nat-port', String(natPort), '--control', control, ...extra];
+  const proc = spawn(process.execPath, [path.join(TOOLS, 'iked'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  recordDaemon(proc, args, control, root);
   const d: Daemon = { proc, control, log: '' };
   proc.stderr!.on('data', (b) => (d.log += b));
   const deadline = Date.now() + 20_000;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createNodeBackend } from '../../src/crypto/node';
 import { P1_SUPPORTED_GROUPS } from '../../src/exchange/ikev1/proposals';
 import { freeUdpPorts, startDaemon, stopDaemon, TOOLS, type Daemon, type Run } from '../../src/demo/iked-demo';
+import { recordToolRun } from '../../src/demo/log-audit';
 import { parseIkeConfig, type IkeRule } from '../../src/policy/ike-config';
 import { parsePreshared } from '../../src/policy/preshared';
 
@@ -19,6 +20,7 @@ import { parsePreshared } from '../../src/policy/preshared';
 function ikeadm(control: string, args: readonly string[], input = ''): Promise<Run> {
   return new Promise((resolve) => {
     const p = execFile(process.execPath, [path.join(TOOLS, 'ikeadm'), '--control', control, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      recordToolRun('ikeadm', ['--control', control, ...args], input, stdout, stderr);
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
     });
     p.stdin!.end(input);

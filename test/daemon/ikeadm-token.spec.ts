@@ -13,6 +13,7 @@ import path from 'node:path';
 
 import { createSoftHsmToken, findSoftHsmModule } from '../../src/crypto/pkcs11';
 import { freeUdpPorts, ikeConfigText, startDaemon, stopDaemon, TOOLS, writeRoot, type Daemon, type Run } from '../../src/demo/iked-demo';
+import { recordToolRun } from '../../src/demo/log-audit';
 
 const LABEL = 'iked-token';
 const PIN = '80261357';
@@ -21,6 +22,7 @@ const WRONG_PIN = '11223399';
 function ikeadm(control: string, args: readonly string[], input = ''): Promise<Run> {
   return new Promise((resolve) => {
     const p = execFile(process.execPath, [path.join(TOOLS, 'ikeadm'), '--control', control, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      recordToolRun('ikeadm', ['--control', control, ...args], input, stdout, stderr);
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
     });
     p.stdin!.end(input);

@@ -10,10 +10,12 @@ import path from 'node:path';
 
 import { createSoftHsmToken, findSoftHsmModule } from '../../src/crypto/pkcs11';
 import { stopDaemon, TOOLS, type Daemon, type Run } from '../../src/demo/iked-demo';
+import { recordToolRun } from '../../src/demo/log-audit';
 
 export function tool(name: string, args: readonly string[], input = ''): Promise<Run> {
   return new Promise((resolve) => {
     const p = execFile(process.execPath, [path.join(TOOLS, name), ...args], { timeout: 60_000, encoding: 'buffer' }, (err, stdout, stderr) => {
+      recordToolRun(name, args, input, stdout.toString('latin1'), stderr.toString());
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: stdout.toString('latin1'), stderr: stderr.toString() });
     });
     p.stdin!.end(input);

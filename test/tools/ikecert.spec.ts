@@ -13,6 +13,7 @@ import path from 'node:path';
 
 import { createSoftHsmToken, findSoftHsmModule } from '../../src/crypto/pkcs11';
 import { TOOLS, type Run } from '../../src/demo/iked-demo';
+import { recordToolRun } from '../../src/demo/log-audit';
 import { formatHintFile, parseHintFile } from '../../src/keystore/ikecert/hint-file';
 import { formatPkcs11Uri, parsePkcs11Uri } from '../../src/keystore/ikecert/pkcs11-uri';
 import { parseTime, validityWindow } from '../../src/keystore/ikecert/validity';
@@ -24,6 +25,7 @@ const TOKEN = 'ikecert-t';
 function ikecert(args: readonly string[], input: string | Buffer = ''): Promise<Run & { raw: Buffer }> {
   return new Promise((resolve) => {
     const p = execFile(process.execPath, [path.join(TOOLS, 'ikecert'), ...args], { timeout: 60_000, encoding: 'buffer' }, (err, stdout, stderr) => {
+      recordToolRun('ikecert', args, typeof input === 'string' ? input : undefined, stdout.toString('latin1'), stderr.toString());
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: stdout.toString('latin1'), stderr: stderr.toString(), raw: stdout });
     });
     p.stdin!.end(input);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { recordDaemon, recordToolRun } from '../../../src/demo/log-audit';
 import { run, stopProcess, waitFor, type Result } from './sys';
 
 const TOOLS = path.resolve(__dirname, '..', '..', '..', '..', 'tools');
@@ -49,8 +50,9 @@ export class Oakley {
   /** Starts tools/iked in `ns` listening on `address` (ports 500/4500) at keymat privilege. */
   static async start(ns: string, root: string, address: string): Promise<Oakley> {
     const control = path.join(root, 'iked.sock');
-    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(TOOLS, 'iked'), '--root', root, '--listen', address,
-      '--control', control, '-p', 'keymat', '-D', 'all'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = ['--root', root, '--listen', address, '--control', control, '-p', 'keymat', '-D', 'all'];
+    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(TOOLS, 'iked'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    recordDaemon(proc, args, control, root);
     const o = new Oakley(root, proc, control);
     proc.stderr!.on('data', (b) => (o.log += b));
     try {
@@ -69,8 +71,11 @@ export class Oakley {
     return this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
-  ikeadm(args: readonly string[], timeoutMs = 60_000): Promise<Result> {
-    return run(process.execPath, [path.join(TOOLS, 'ikeadm'), '--control', this.control, ...args], { timeoutMs });
+  async ikeadm(args: readonly string[], timeoutMs = 60_000): Promise<Result> {
+    const all = ['--control', this.control, ...args];
+    const r = await run(process.execPath, [path.join(TOOLS, 'ikeadm'), ...all], { timeoutMs });
+    recordToolRun('ikeadm', all, undefined, r.stdout, r.stderr);
+    return r;
   }
 
   private async json<T>(args: readonly string[]): Promise<T> {
