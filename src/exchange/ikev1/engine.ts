@@ -13,6 +13,7 @@ import type { KernelIpsec } from '../../kernel/types';
 import { endpointKey, type Endpoint, type ReceivedDatagram, type Transport } from '../../net/transport';
 import type { Clock } from '../../util/clock';
 import { Counters } from '../../util/counters';
+import { sameBytes } from '../../util/constant-time';
 import { OakleyError } from '../../util/errors';
 import { nullLogger, type Logger } from '../../util/log';
 import { WireError } from '../../wire/errors';
@@ -35,6 +36,9 @@ import { deleteIsakmpSa } from './informational';
 import { quickMode, type ChildSaPair, type QuickModeOptions } from './quick-mode';
 import { Admission } from './admission';
 import { NAT_KEEPALIVE } from '../../wire/ikev1/nat-t';
+
+/** The responder cookie of a first message (RFC 2408 §3.1); read-only, never handed out. */
+const ZERO_COOKIE = Buffer.alloc(8);
 
 export interface Ikev1EngineOptions {
   readonly transport: Transport;
@@ -295,7 +299,7 @@ export class Ikev1Engine implements Phase1Services {
     isakmp = isakmp.subarray(0, header.length);
     const key = header.icookie.toString('hex');
     let ctx = this.sas.get(key);
-    if (ctx && !ctx.sa.rcookie.equals(Buffer.alloc(8)) && !header.rcookie.equals(ctx.sa.rcookie) && !header.rcookie.equals(Buffer.alloc(8))) {
+    if (ctx && !sameBytes(ctx.sa.rcookie, ZERO_COOKIE) && !sameBytes(header.rcookie, ctx.sa.rcookie) && !sameBytes(header.rcookie, ZERO_COOKIE)) {
       this.counters.inc('rx.bad_cookie');
       return;
     }
@@ -319,7 +323,7 @@ export class Ikev1Engine implements Phase1Services {
       return;
     }
     if (!ctx) {
-      if (!header.rcookie.equals(Buffer.alloc(8))) {
+      if (!sameBytes(header.rcookie, ZERO_COOKIE)) {
         this.counters.inc('rx.no_sa');
         return;
       }
@@ -448,7 +452,7 @@ export class Ikev1Engine implements Phase1Services {
     try {
       checkPayloads(row, msg.payloads);
       if (row.role === 'initiator' && ctx.step !== 'START') ctx.retransmitter?.stop();
-      if (sa.role === 'initiator' && sa.rcookie.equals(Buffer.alloc(8))) sa.setRcookie(header.rcookie);
+      if (sa.role === 'initiator' && sameBytes(sa.rcookie, ZERO_COOKIE)) sa.setRcookie(header.rcookie);
       if (!(sa.natT.floated) && to.port === this.natPort) sa.natT.floated = true;
       if (sa.natT.floated) sa.peer = from;
       await row.handler(this, ctx, msg);

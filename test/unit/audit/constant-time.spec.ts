@@ -4,11 +4,8 @@
  * Buffer.compare or ===/!== instead of crypto.timingSafeEqual (or the constant-time helpers
  * sameHash/sameDatagram built on it). New code must not add one.
  *
- * KNOWN lists the sites that remain, each with why; the test also fails when a KNOWN site is gone,
- * so the list shrinks as they are fixed. All of them compare ISAKMP cookies, which travel in clear
- * in every datagram header (RFC 2408 §2.5.3), plus one KAT against a published vector: no secret
- * is at stake, but issue 9 asks for every
- * cookie comparison to be constant-time, so they are reported to the owner of src/exchange.
+ * There are no exceptions: cookies too (public in every header, RFC 2408 §2.5.3) are compared with
+ * sameBytes/sameCookiePair (src/util/constant-time.ts), as issue 9 asks.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -51,25 +48,12 @@ export function scan(): Site[] {
   return out;
 }
 
-/** Remaining sites: file and a fragment of the line (line numbers drift). */
-const KNOWN: readonly { file: string; fragment: string; why: string }[] = [
-  { file: 'src/exchange/ikev1/engine.ts', fragment: '!header.rcookie.equals(ctx.sa.rcookie)', why: 'responder cookie check on receive (public value)' },
-  { file: 'src/exchange/ikev1/engine.ts', fragment: 'if (!header.rcookie.equals(Buffer.alloc(8)))', why: 'zero-cookie test (public)' },
-  { file: 'src/exchange/ikev1/engine.ts', fragment: "sa.rcookie.equals(Buffer.alloc(8))) sa.setRcookie", why: 'zero-cookie test (public)' },
-];
-
 describe('constant-time audit of src/', () => {
   const sites = scan();
-  const known = (s: Site) => KNOWN.find((k) => k.file === s.file && s.text.includes(k.fragment));
 
-  it('no HASH, MAC, SIG, PSK, nonce or cookie is compared with Buffer.equals / compare / === outside the reviewed list', () => {
-    const fresh = sites.filter((s) => !known(s));
-    assert.deepEqual(fresh.map((s) => `${s.file}:${s.line}: ${s.text}`), [],
-      'use crypto.timingSafeEqual (with the public lengths compared first), or sameHash() from phase2-state.ts');
-  });
-
-  it('every reviewed site still exists (remove fixed ones from KNOWN)', () => {
-    for (const k of KNOWN) assert.ok(sites.some((s) => known(s) === k), `${k.file}: "${k.fragment}" no longer matches`);
+  it('no HASH, MAC, SIG, PSK, nonce or cookie is compared with Buffer.equals / compare / ===', () => {
+    assert.deepEqual(sites.map((s) => `${s.file}:${s.line}: ${s.text}`), [],
+      'use crypto.timingSafeEqual (with the public lengths compared first), or sameBytes()/sameCookiePair() from src/util/constant-time.ts');
   });
 
   it('the scanner finds an unsafe comparison in a planted line (self-test)', () => {
