@@ -36,8 +36,8 @@ import { informationalHash } from './hashes';
 import type { Phase1Context } from './phase1-context';
 import { sameCookiePair } from '../../util/constant-time';
 import {
-  ctxPhase2, countUndecodable, decryptWith, failPendingQm, firstIv, hashAndRest, isEncrypted, pairsWith,
-  random32, removePair, sameHash, spiBytes, type ChildSaPair,
+  ctxPhase2, countUndecodable, decryptWith, failPendingQm, firstIv, hashAndRest, informationalIvs, isEncrypted, pairsWith,
+  random32, removePair, sameHash, spiBytes, type ChildSaPair, type Decrypted,
 } from './phase2-state';
 
 /** Notify types that are status, not errors (RFC 2408 §3.14.1: 16384 and up). */
@@ -143,19 +143,35 @@ async function handle(engine: Ikev1Engine, ctx: Phase1Context, isakmp: Buffer, h
     engine.counters.inc('rx.info_replay');
     return;
   }
-  let d;
-  try {
-    d = decryptWith(engine, ctx, isakmp, header, firstIv(engine, ctx, mid), from, to);
-  } catch (e) {
-    countUndecodable(engine, ctx, 'Informational', e);
-    return;
+  // The first IV that decrypts to a message with a good HASH wins (informationalIvs: one IV once
+  // Phase 1 is done, up to two while it is under way).
+  let d: Decrypted | undefined;
+  let undecodable: unknown;
+  let badHash: 'a wrong' | 'no leading' | undefined;
+  for (const iv of informationalIvs(engine, ctx, mid)) {
+    let candidate: Decrypted;
+    try {
+      candidate = decryptWith(engine, ctx, isakmp, header, iv, from, to);
+    } catch (e) {
+      undecodable ??= e;
+      continue;
+    }
+    const hr = hashAndRest(candidate.msg);
+    const expected = hr && await informationalHash(engine.crypto.kdf, sa.negotiated!.hash, sa.keys.SKEYID_a!, mid, hr.rest);
+    if (hr && expected && sameHash(hr.hash, expected)) {
+      d = candidate;
+      break;
+    }
+    badHash ??= hr ? 'a wrong' : 'no leading';
   }
-  const hr = hashAndRest(d.msg);
-  const expected = hr && await informationalHash(engine.crypto.kdf, sa.negotiated!.hash, sa.keys.SKEYID_a!, mid, hr.rest);
-  if (!hr || !expected || !sameHash(hr.hash, expected)) {
+  if (!d) {
+    if (!badHash) {
+      countUndecodable(engine, ctx, 'Informational', undecodable);
+      return;
+    }
     sa.stats.errHash++;
     engine.counters.inc('rx.bad_hash');
-    engine.log.info(`SA ${sa.cookieString()}: Informational with ${hr ? 'a wrong' : 'no leading'} HASH dropped`);
+    engine.log.info(`SA ${sa.cookieString()}: Informational with ${badHash} HASH dropped`);
     return;
   }
   if (!sa.registerPeerMessageId(mid)) {
@@ -179,6 +195,13 @@ async function onNotify(engine: Ikev1Engine, ctx: Phase1Context, n: NotifyPayloa
     case NotifyType.R_U_THERE_ACK: onRuThereAck(engine, ctx, n); return;
     case NotifyType.INITIAL_CONTACT: await onInitialContact(engine, ctx); return;
     default:
+  }
+  if (n.notifyType < FIRST_STATUS && n.protocol === ProtocolId.ISAKMP && ctx.sa.state !== IkeSaState.ESTABLISHED) {
+    // An authenticated error about a Phase 1 still under way: the peer has given it up (strongSwan
+    // destroys its half-open SA), so waiting for our retransmission limit would only lose time.
+    engine.fail(ctx, new OakleyError('IKE_ERR_PEER_NOTIFY', `peer ${ctx.sa.peer.address} reported ${name} during Phase 1 (protected Informational)`,
+      { notify: n.notifyType }), false);
+    return;
   }
   if (n.notifyType < FIRST_STATUS) {
     engine.log.warn(`SA ${ctx.sa.cookieString()}: peer reported ${name} (${nameOf(ProtocolId, n.protocol)} SPI ${n.spi.toString('hex')})`);

@@ -254,6 +254,21 @@ export function firstIv(_engine: Ikev1Engine, ctx: Phase1Context, messageId: num
   return phase2Iv(neg.hash, ctx.sa.keys.iv!, messageId, blockSizeOf(CIPHER_OF[neg.encr]));
 }
 
+/**
+ * The IVs a peer's Informational may use (RFC 2409 Appendix B: from the last Phase 1 CBC block the
+ * peer saw). While Phase 1 is still under way the peer may not have our last encrypted message
+ * (MM5 lost, or it failed on it): its chain then still starts at the initial IV, not at ours.
+ */
+export function informationalIvs(engine: Ikev1Engine, ctx: Phase1Context, messageId: number): Buffer[] {
+  const ivs = [firstIv(engine, ctx, messageId)];
+  const { initialIv, iv } = ctx.sa.keys;
+  if (ctx.sa.state !== IkeSaState.ESTABLISHED && initialIv && iv && !initialIv.equals(iv)) {
+    const neg = ctx.sa.negotiated!;
+    ivs.push(phase2Iv(neg.hash, initialIv, messageId, blockSizeOf(CIPHER_OF[neg.encr])));
+  }
+  return ivs;
+}
+
 export interface Decrypted {
   readonly msg: InMessage;
   /** The last ciphertext block: the IV of the next message of this exchange. */

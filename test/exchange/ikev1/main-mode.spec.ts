@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 
 import type { Ikev1Rule } from '../../../src/exchange/ikev1/config';
 import { CryptoErr, OakleyError } from '../../../src/util/errors';
+import { NotifyType } from '../../../src/wire/ikev1/iana';
 import type { P1Transform } from '../../../src/exchange/ikev1/proposals';
 import type { SharedSecret } from '../../../src/crypto/types';
 import { A, B, makeBed, pskCredentials, type Bed } from './harness';
@@ -122,6 +123,30 @@ describe('IKEv1 Main Mode with pre-shared keys', function () {
       assert.ok(bed.b.logs.some((l) => /failed: C_DeriveKey failed: CKR_TOKEN_NOT_PRESENT/.test(l)));
       assert.equal(bed.a.counters.get('retransmit.resent'), 0, 'the initiator did not wait for its retransmission limit');
       assert.equal(bed.a.engine.phase1Sas().length + bed.b.engine.phase1Sas().length, 0, 'no state left');
+    } finally {
+      await bed.close();
+    }
+  });
+
+  it('a protected error from a responder that never got MM5 (chain still at the initial IV) fails the initiator at once', async () => {
+    const bed = await pskBed();
+    try {
+      // Every encrypted Main Mode datagram from A (MM5 and its retransmissions) is lost.
+      bed.net.impair({ kind: 'drop', match: (p) => p.from.address === A.address && p.data[18] === 2 && (p.data[19] & 1) === 1 });
+      const initiated = bed.a.engine.initiate(A, B);
+      initiated.catch(() => undefined);
+      let bctx = bed.b.engine.phase1Sas()[0];
+      for (let i = 0; i < 200 && !(bctx?.sa.keys.encKey && bed.a.counters.get('retransmit.first_send') >= 3); i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        bctx = bed.b.engine.phase1Sas()[0];
+      }
+      assert.ok(bctx?.sa.keys.encKey, 'B derived its keys after MM3');
+      assert.ok(!bctx.sa.keys.iv!.equals(bed.a.engine.phase1Sas()[0].sa.keys.iv!), 'A\'s chain moved on with MM5, B\'s did not');
+      // B gives the SA up as strongSwan does: a protected Informational, IV from its own chain.
+      bed.b.engine.sendNotify(bctx, NotifyType.INVALID_PAYLOAD_TYPE, true);
+      await assert.rejects(initiated, /reported INVALID_PAYLOAD_TYPE during Phase 1 \(protected Informational\)/);
+      assert.equal(bed.a.counters.get('rx.bad_hash'), 0);
+      assert.equal(bed.a.engine.phase1Sas().length, 0, 'A holds nothing');
     } finally {
       await bed.close();
     }
