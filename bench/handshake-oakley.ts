@@ -210,7 +210,7 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
         const [mA, mB] = await Promise.all([scrape(metricsA), scrape(metricsB)]);
         const eA = eventsMoved(atStart[0]!, mA);
         const eB = eventsMoved(atStart[1]!, mB);
-        const shown = (e: Record<string, number>): string => Object.entries(e).filter(([k]) => /retransmit\.resent|busy|drop|gave_up|fail/.test(k))
+        const shown = (e: Record<string, number>): string => Object.entries(e).filter(([k]) => /retransmit\.resent|busy|drop|gave_up|fail|modexp\.batch/.test(k))
           .map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
         o.log(`oakley: initiator events: ${shown(eA)}; responder events: ${shown(eB)}`);
         return { initiator: { ...loopFigures(mA), events: eA }, responder: { ...loopFigures(mB), events: eB } };

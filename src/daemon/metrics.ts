@@ -4,7 +4,8 @@
  * two daemons in one test process do not mix).
  *
  * What it exports, read at scrape time (nothing is copied on the packet path):
- *   oakley_events_total{counter="p1.initiator.total"}  every monotonic Counters entry (counters.ts)
+ *   oakley_events_total{counter="p1.initiator.total"}  every monotonic Counters entry (counters.ts),
+ *                                                      plus modexp.batch.{runs,items,singles} (IFMA queues)
  *   oakley_current{counter="p1.initiator.current"}     every `*.current` entry (these go down too)
  *   oakley_ike_sas{role="initiator|responder"}         Phase 1 SAs the engine holds now
  *   oakley_ipsec_sas{direction="inbound|outbound"}     IPsec SAs in the kernel (memory) now
@@ -34,6 +35,7 @@ import type { Ikev1Engine } from '../exchange/ikev1/engine';
 import type { MemoryKernel } from '../kernel/memory';
 import type { Counters } from '../util/counters';
 import type { Logger } from '../util/log';
+import { modexpBatchStats } from '../crypto/native/ke';
 
 export interface SaCounts {
   readonly p1: Readonly<Record<'initiator' | 'responder', number>>;
@@ -103,6 +105,11 @@ export function metricsRegistry(counters: Counters, saCounts: () => SaCounts, lo
     collect() {
       this.reset();
       for (const [name, v] of Object.entries(counters.snapshot())) if (!isGauge(name) && v > 0) this.inc({ counter: name }, v);
+      // The IFMA batch queues of the native path (process-wide): kernel runs, items in them, lone items.
+      const b = modexpBatchStats();
+      for (const [name, v] of [['modexp.batch.runs', b.runs], ['modexp.batch.items', b.batchedItems], ['modexp.batch.singles', b.singles]] as const) {
+        if (v > 0) this.inc({ counter: name }, v);
+      }
     },
   });
   new Gauge({

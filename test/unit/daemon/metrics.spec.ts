@@ -7,6 +7,9 @@ import path from 'node:path';
 
 import { NoDestination, pkcs11Library, setDebug } from '../../../src/control/views';
 import { startMetrics, type MetricsEndpoint, type SaCounts } from '../../../src/daemon/metrics';
+import { getGroup, type ModpGroup } from '../../../src/crypto/groups';
+import { createNativeBackend } from '../../../src/crypto/native';
+import { modexpBatchStats, modpContext } from '../../../src/crypto/native/ke';
 import { Counters } from '../../../src/util/counters';
 import { LogDestination, memoryLogger, nullLogger } from '../../../src/util/log';
 
@@ -21,6 +24,8 @@ function get(port: number, urlPath: string, method = 'GET'): Promise<{ status: n
     req.end();
   });
 }
+
+const modp = (id: number) => getGroup(id) as ModpGroup;
 
 describe('metrics endpoint', () => {
   const counters = new Counters();
@@ -50,6 +55,24 @@ describe('metrics endpoint', () => {
     const again = await get(m.port, '/metrics');
     assert.match(again.body, /^oakley_events_total\{counter="p1\.initiator\.attempts"\} 5$/m);
     assert.match(again.body, /^oakley_current\{counter="p1\.initiator\.current"\} 0$/m);
+  });
+
+  it('exports the IFMA batch queues as modexp.batch.* events (native path, AVX-512 IFMA CPUs)', async function () {
+    const backend = createNativeBackend();
+    if (!backend || modpContext(modp(14)).batchKernel !== 'ifma') this.skip();
+    const before = modexpBatchStats();
+    const kes = await Promise.all(Array.from({ length: 3 }, () => backend!.ke.create(14)));
+    const peer = await backend!.ke.create(14);
+    await Promise.all(kes.map((k) => k.computeSharedSecret(peer.publicKey)));
+    const after = modexpBatchStats();
+    assert.ok(after.batchedItems + after.singles > before.batchedItems + before.singles, 'the queue saw the key exchanges');
+    const body = (await get(m.port, '/metrics')).body;
+    const value = (name: string) => Number(new RegExp(`^oakley_events_total\\{counter="${name}"\\} (\\d+)$`, 'm').exec(body)?.[1] ?? 0);
+    assert.equal(value('modexp.batch.items'), after.batchedItems);
+    assert.equal(value('modexp.batch.runs'), after.runs);
+    assert.equal(value('modexp.batch.singles'), after.singles);
+    for (const k of [...kes, peer]) k.dispose();
+    await backend!.close();
   });
 
   it('serves /metrics only, GET and HEAD only', async () => {
