@@ -39,6 +39,7 @@ import { NAT_KEEPALIVE } from '../../wire/ikev1/nat-t';
 
 /** The responder cookie of a first message (RFC 2408 §3.1); read-only, never handed out. */
 const ZERO_COOKIE = Buffer.alloc(8);
+const NO_SAS: ReadonlySet<Phase1Context> = new Set();
 
 export interface Ikev1EngineOptions {
   readonly transport: Transport;
@@ -85,6 +86,13 @@ export class Ikev1Engine implements Phase1Services {
   private readonly transport: Transport;
   /** Phase 1 SAs by initiator cookie (hex). */
   private readonly sas = new Map<string, Phase1Context>();
+  /**
+   * The same SAs by peer address, oldest first, so the per-peer questions asked on every
+   * negotiation (INITIAL-CONTACT, an established SA to reuse) cost the peer's SAs, not all SAs.
+   */
+  private readonly byPeer = new Map<string, Set<Phase1Context>>();
+  /** The address each SA is filed under in byPeer. */
+  private readonly filedAs = new WeakMap<Phase1Context, string>();
   private readonly modules = new Map<number, ExchangeModule>();
   private readonly unsubscribe: () => void;
   readonly events = new EventEmitter<Ikev1EngineEvents>();
@@ -136,9 +144,35 @@ export class Ikev1Engine implements Phase1Services {
       addressMatches(peer.address, r.remoteAddresses, r.remoteRanges));
   }
 
-  /** The Phase 1 SAs, for dumps and tests. */
+  /** The Phase 1 SAs, for dumps and tests (a copy: O(all SAs)). */
   phase1Sas(): Phase1Context[] {
     return [...this.sas.values()];
+  }
+
+  /** How many Phase 1 SAs the engine holds (any state). */
+  get phase1Count(): number {
+    return this.sas.size;
+  }
+
+  /** The Phase 1 SAs (any state) with a peer address, oldest first; live: do not hold on to it. */
+  phase1SasWith(peerAddress: string): ReadonlySet<Phase1Context> {
+    return this.byPeer.get(peerAddress) ?? NO_SAS;
+  }
+
+  private file(ctx: Phase1Context): void {
+    const address = ctx.sa.peer.address;
+    let set = this.byPeer.get(address);
+    if (!set) this.byPeer.set(address, (set = new Set()));
+    set.add(ctx);
+    this.filedAs.set(ctx, address);
+  }
+
+  private unfile(ctx: Phase1Context): void {
+    const address = this.filedAs.get(ctx);
+    if (address === undefined) return;
+    this.filedAs.delete(ctx);
+    const set = this.byPeer.get(address);
+    if (set?.delete(ctx) && set.size === 0) this.byPeer.delete(address);
   }
 
   /** An established ISAKMP SA with `peer`, if any (newest first). */
@@ -148,8 +182,11 @@ export class Ikev1Engine implements Phase1Services {
    * NAT-T, so it does not identify the peer).
    */
   established(peer: Endpoint, ruleLabel?: string): Phase1Context | undefined {
-    return [...this.sas.values()].reverse().find((c) => c.sa.usableForQuickMode() && c.sa.peer.address === peer.address &&
-      (ruleLabel === undefined || c.rule.label === ruleLabel));
+    let newest: Phase1Context | undefined;
+    for (const c of this.phase1SasWith(peer.address)) {
+      if (c.sa.usableForQuickMode() && (ruleLabel === undefined || c.rule.label === ruleLabel)) newest = c;
+    }
+    return newest;
   }
 
   /**
@@ -182,6 +219,7 @@ export class Ikev1Engine implements Phase1Services {
   private adopt(sa: IkeSa, rule: Ikev1Rule): Phase1Context {
     const ctx = new Phase1Context(sa, rule);
     this.sas.set(sa.icookie.toString('hex'), ctx);
+    this.file(ctx);
     sa.setTimer('expire', this.settings.expireMs, () => {
       if (sa.state === IkeSaState.CREATED || sa.state === IkeSaState.CONNECTING) {
         this.fail(ctx, new OakleyError('IKE_ERR_PHASE1_EXPIRED', `Phase 1 not complete after ${this.settings.expireMs / 1000} s (expire_timer)`));
@@ -454,7 +492,14 @@ export class Ikev1Engine implements Phase1Services {
       if (row.role === 'initiator' && ctx.step !== 'START') ctx.retransmitter?.stop();
       if (sa.role === 'initiator' && sameBytes(sa.rcookie, ZERO_COOKIE)) sa.setRcookie(header.rcookie);
       if (!(sa.natT.floated) && to.port === this.natPort) sa.natT.floated = true;
-      if (sa.natT.floated) sa.peer = from;
+      if (sa.natT.floated && sa.peer !== from) {
+        const moved = sa.peer.address !== from.address;
+        sa.peer = from;
+        if (moved) {
+          this.unfile(ctx);
+          this.file(ctx);
+        }
+      }
       await row.handler(this, ctx, msg);
       if (sa.role === 'responder' && ctx.step !== 'START') this.admission.settled(ctx);
       ctx.step = row.to;
@@ -527,6 +572,7 @@ export class Ikev1Engine implements Phase1Services {
     if (sa.state !== IkeSaState.DELETING) sa.setState(IkeSaState.DELETING, reason);
     sa.setState(IkeSaState.DESTROYED, reason);
     this.sas.delete(sa.icookie.toString('hex'));
+    this.unfile(ctx);
     this.admission.settled(ctx);
     ctx.retransmitter?.stop();
   }
@@ -546,6 +592,7 @@ export class Ikev1Engine implements Phase1Services {
     this.log.warn(`Phase 1 with ${endpointKey(sa.peer)} failed: ${error.message}`);
     sa.setState(IkeSaState.DESTROYED, { text: error.message, code: (error as OakleyError).code, peerAnswered });
     this.sas.delete(sa.icookie.toString('hex'));
+    this.unfile(ctx);
     this.admission.settled(ctx);
     ctx.retransmitter?.stop();
     ctx.ke?.dispose();

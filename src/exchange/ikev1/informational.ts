@@ -36,7 +36,7 @@ import { informationalHash } from './hashes';
 import type { Phase1Context } from './phase1-context';
 import { sameCookiePair } from '../../util/constant-time';
 import {
-  ctxPhase2, countUndecodable, decryptWith, failPendingQm, firstIv, hashAndRest, informationalIvs, isEncrypted, pairsWith,
+  ctxPhase2, countUndecodable, decryptWith, failPendingQm, firstIv, hashAndRest, informationalIvs, isEncrypted, pairsWith, pairWithSpi,
   random32, removePair, sameHash, spiBytes, type ChildSaPair, type Decrypted,
 } from './phase2-state';
 
@@ -223,8 +223,8 @@ export async function onInitialContact(engine: Ikev1Engine, ctx: Phase1Context):
   const peer = ctx.sa.peer.address;
   const me = ctx.sa.cookieString();
   let n = 0;
-  for (const other of engine.phase1Sas()) {
-    if (other !== ctx && other.sa.peer.address === peer) {
+  for (const other of [...engine.phase1SasWith(peer)]) {
+    if (other !== ctx) {
       engine.deletePhase1(other, 'peer sent INITIAL-CONTACT');
       n++;
     }
@@ -243,7 +243,7 @@ async function onDelete(engine: Ikev1Engine, ctx: Phase1Context, d: DeletePayloa
   if (d.protocol === ProtocolId.ISAKMP) {
     for (const spi of d.spis) {
       if (spi.length !== 16) continue;
-      const target = engine.phase1Sas().find((c) => c.sa.peer.address === peer && sameCookiePair(spi, c.sa.icookie, c.sa.rcookie));
+      const target = [...engine.phase1SasWith(peer)].find((c) => sameCookiePair(spi, c.sa.icookie, c.sa.rcookie));
       engine.counters.inc('rx.delete.ISAKMP');
       if (target) deletePhase1Quietly(engine, target);
       else engine.counters.inc('rx.delete.unknown_spi');
@@ -259,8 +259,7 @@ async function onDelete(engine: Ikev1Engine, ctx: Phase1Context, d: DeletePayloa
     const spi = spiBuf.readUInt32BE(0);
     engine.counters.inc(`rx.delete.${nameOf(ProtocolId, d.protocol)}`);
     // The sender names the SPI it receives on (our outbound); accept our inbound SPI too.
-    const pairs = pairsWith(engine, peer);
-    const pair = pairs.find((p) => p.outbound.spi === spi) ?? pairs.find((p) => p.inbound.spi === spi);
+    const pair = pairWithSpi(engine, peer, d.protocol === ProtocolId.IPSEC_AH ? 'ah' : 'esp', spi);
     if (!pair) {
       engine.counters.inc('rx.delete.unknown_spi');
       continue;

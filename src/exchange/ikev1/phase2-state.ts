@@ -80,7 +80,12 @@ export interface ChildSaPair {
 }
 
 export interface EnginePhase2 {
-  readonly pairs: ChildSaPair[];
+  /** Pairs not yet deleted, in installation order (addPair / removePair keep the indexes below). */
+  readonly pairs: Set<ChildSaPair>;
+  /** The same by peer address. */
+  readonly byPeer: Map<string, Set<ChildSaPair>>;
+  /** The same by each of their two SAs (saKeyId). */
+  readonly bySa: Map<string, ChildSaPair>;
   serial: number;
   closed: boolean;
   /** Peer address → Clock.now() of the last INITIAL-CONTACT we sent (solaris-ike.md §5.5 step 6). */
@@ -92,21 +97,68 @@ const engines = new WeakMap<Ikev1Engine, EnginePhase2>();
 export function enginePhase2(engine: Ikev1Engine): EnginePhase2 {
   let s = engines.get(engine);
   if (!s) {
-    s = { pairs: [], serial: 0, closed: false, initialContactSent: new Map() };
+    s = { pairs: new Set(), byPeer: new Map(), bySa: new Map(), serial: 0, closed: false, initialContactSent: new Map() };
     engines.set(engine, s);
   }
   return s;
 }
 
-/** The live (installed or rekeyed) pairs with a peer address. */
+const saKeyId = (k: SaKey): string => `${k.protocol}/${k.dst}/${k.spi}`;
+
+/** Files a freshly installed pair under its peer and its two SAs. */
+export function addPair(engine: Ikev1Engine, pair: ChildSaPair): void {
+  const ep = enginePhase2(engine);
+  ep.pairs.add(pair);
+  let set = ep.byPeer.get(pair.peer.address);
+  if (!set) ep.byPeer.set(pair.peer.address, (set = new Set()));
+  set.add(pair);
+  ep.bySa.set(saKeyId(pair.inbound), pair);
+  ep.bySa.set(saKeyId(pair.outbound), pair);
+}
+
+function forgetPair(engine: Ikev1Engine, pair: ChildSaPair): void {
+  const ep = enginePhase2(engine);
+  ep.pairs.delete(pair);
+  const set = ep.byPeer.get(pair.peer.address);
+  if (set?.delete(pair) && set.size === 0) ep.byPeer.delete(pair.peer.address);
+  for (const spec of [pair.inbound, pair.outbound]) if (ep.bySa.get(saKeyId(spec)) === pair) ep.bySa.delete(saKeyId(spec));
+}
+
+/** The live (installed or rekeyed) pairs with a peer address (a copy). */
 export function pairsWith(engine: Ikev1Engine, peerAddress: string): ChildSaPair[] {
-  return enginePhase2(engine).pairs.filter((p) => p.state !== 'deleted' && p.peer.address === peerAddress);
+  return [...(enginePhase2(engine).byPeer.get(peerAddress) ?? [])].filter((p) => p.state !== 'deleted');
+}
+
+/** Whether any live pair is with a peer address. */
+export function hasPairsWith(engine: Ikev1Engine, peerAddress: string): boolean {
+  for (const p of enginePhase2(engine).byPeer.get(peerAddress) ?? []) if (p.state !== 'deleted') return true;
+  return false;
 }
 
 /** The live pair one of whose SAs is `key`. */
 export function pairOf(engine: Ikev1Engine, key: SaKey): ChildSaPair | undefined {
-  const same = (s: IpsecSaSpec) => s.spi === key.spi && s.dst === key.dst && s.protocol === key.protocol;
-  return enginePhase2(engine).pairs.find((p) => p.state !== 'deleted' && (same(p.inbound) || same(p.outbound)));
+  const p = enginePhase2(engine).bySa.get(saKeyId(key));
+  return p && p.state !== 'deleted' ? p : undefined;
+}
+
+/**
+ * The live pair with `peerAddress` that has an SA with `spi`: its outbound SA first (a Delete
+ * names the SPI its sender receives on), else its inbound one.
+ */
+export function pairWithSpi(engine: Ikev1Engine, peerAddress: string, protocol: SaKey['protocol'], spi: number): ChildSaPair | undefined {
+  const set = enginePhase2(engine).byPeer.get(peerAddress);
+  if (!set) return undefined;
+  const bySa = enginePhase2(engine).bySa;
+  // Fast path: the outbound SA's destination is normally the peer address itself.
+  const direct = bySa.get(saKeyId({ protocol, dst: peerAddress, spi }));
+  if (direct && set.has(direct) && direct.state !== 'deleted' && direct.outbound.spi === spi) return direct;
+  let inbound: ChildSaPair | undefined;
+  for (const p of set) {
+    if (p.state === 'deleted' || p.outbound.protocol !== protocol) continue;
+    if (p.outbound.spi === spi) return p;
+    if (!inbound && p.inbound.spi === spi) inbound = p;
+  }
+  return inbound;
 }
 
 /**
@@ -125,9 +177,7 @@ export async function removePair(engine: Ikev1Engine, pair: ChildSaPair, reason:
       // already gone
     }
   }
-  const p = enginePhase2(engine).pairs;
-  const i = p.indexOf(pair);
-  if (i >= 0) p.splice(i, 1);
+  forgetPair(engine, pair);
   engine.counters.inc('p2.deleted');
   engine.log.info(`IPsec SA pair ${spiHex(pair.inbound.spi)}/${spiHex(pair.outbound.spi)} with ${pair.peer.address} deleted: ${reason}`);
   return removed;

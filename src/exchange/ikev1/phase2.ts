@@ -14,7 +14,7 @@ import type { Ikev1Engine } from './engine';
 import { armDpd } from './dpd';
 import { deleteIpsecSa, INFORMATIONAL, isakmpNotify, onInitialContact, sendInformational } from './informational';
 import type { Phase1Context } from './phase1-context';
-import { ctxPhase2, enginePhase2, pairOf, pairsWith, type ChildSaPair } from './phase2-state';
+import { ctxPhase2, enginePhase2, hasPairsWith, pairOf, type ChildSaPair } from './phase2-state';
 import { quickMode, QUICK_MODE_MODULE } from './quick-mode';
 import { NotifyType } from '../../wire/ikev1/iana';
 
@@ -70,9 +70,9 @@ function armNatKeepalive(engine: Ikev1Engine, ctx: Phase1Context): void {
 function claimInitialContact(engine: Ikev1Engine, ctx: Phase1Context): boolean {
   const peer = ctx.sa.peer.address;
   const ep = enginePhase2(engine);
-  const others = engine.phase1Sas().some((c) => c !== ctx && c.sa.peer.address === peer && c.sa.state !== 'DESTROYED');
+  for (const c of engine.phase1SasWith(peer)) if (c !== ctx && c.sa.state !== 'DESTROYED') return false;
+  if (hasPairsWith(engine, peer)) return false;
   const last = ep.initialContactSent.get(peer);
-  if (others || pairsWith(engine, peer).length > 0) return false;
   if (last !== undefined && engine.clock.now() - last < INITIAL_CONTACT_MEMORY_MS) return false;
   ep.initialContactSent.set(peer, engine.clock.now());
   return true;

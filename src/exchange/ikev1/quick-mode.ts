@@ -46,7 +46,7 @@ import { installLifetimes, minNonZero, normalizeP2Lifetimes } from './lifetimes'
 import type { Phase1Context } from './phase1-context';
 import { ExchangeErr, ExchangeError, failureNotify } from './phase1-steps';
 import {
-  abandon, checkPayloadSet, countUndecodable, ctxPhase2, decryptWith, enginePhase2, firstIv, hashAndRest, isEncrypted, random32,
+  abandon, addPair, checkPayloadSet, countUndecodable, ctxPhase2, decryptWith, enginePhase2, firstIv, hashAndRest, isEncrypted, random32,
   sameHash, spiBytes, spiHex, type ChildSaKeys, type ChildSaPair, type PayloadRule, type QmExchange, type QmStep,
 } from './phase2-state';
 import {
@@ -429,7 +429,7 @@ async function installPair(engine: Ikev1Engine, ctx: Phase1Context, ex: QmExchan
     negotiated: neg, lifetimes: l, selectors: sel, explicitIds: ex.ids !== undefined, ruleLabel: ctx.rule.label, policy: ex.policy,
     phase1: sa.cookieString(), createdAt: engine.clock.now(), state: 'installed',
   };
-  ep.pairs.push(pair);
+  addPair(engine, pair);
   sa.stats.newQmSas += 2;
   engine.counters.inc('p2.established');
   engine.counters.inc(`p2.${ex.role}.established`);
