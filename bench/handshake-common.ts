@@ -42,6 +42,8 @@ export interface Workload {
   readonly warmup: number;
   /** Pin both daemons (every thread) to CPUs 0..cpus-1; undefined: no pinning. */
   readonly cpus?: number;
+  /** The full-window phase is measured in this many slices (measureSlices), medians reported. */
+  readonly slices: number;
 }
 
 /**
@@ -182,6 +184,23 @@ export interface PhaseResult {
   readonly rssPerSaKb?: number;
   /** IKE SAs the responder holds after the phase, when known. */
   readonly responderIkeSas?: number;
+  /**
+   * When the phase was measured in slices (measureSlices): each slice's own figures. The rate,
+   * CPU per negotiation, latency and event-loop figures above are then medians over the slices.
+   */
+  readonly slices?: SliceFigures[];
+}
+
+/** The figures of one slice of a sliced phase. */
+export interface SliceFigures {
+  readonly n: number;
+  readonly ratePerSec: number;
+  readonly cpuMsPerNegotiation: number;
+  readonly initiatorCpuMs: number;
+  readonly responderCpuMs: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly eventLoopDelayP99Ms?: number;
 }
 
 export function phaseFrom(d: DriveResult, n: number, window: number, initiator: SideFigures, responder: SideFigures, otherLoadMs: number,
@@ -271,6 +290,80 @@ export async function measurePhase(pidI: number, pidR: number, n: number, window
   h.log?.(`${h.name}: window ${window}: ${d.completed}/${n} in ${(d.wallMs / 1000).toFixed(1)} s, ${p.ratePerSec.toFixed(1)}/s, ` +
     `p50 ${p.latencyP50Ms.toFixed(1)} ms`);
   return p;
+}
+
+export function median(xs: readonly number[]): number {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
+/** Sum of two event-counter records. */
+function addEvents(a?: Readonly<Record<string, number>>, b?: Readonly<Record<string, number>>): Record<string, number> | undefined {
+  if (!a && !b) return undefined;
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/**
+ * One measured phase as `slices` consecutive phases of about n/slices negotiations each (so
+ * machine noise shows as spread rather than as one number): rate, CPU per negotiation, latency
+ * and event-loop p99 are medians over the slices; counts, CPU totals and events are sums; the
+ * RSS growth per SA is over the whole phase. slices = 1 is measurePhase.
+ */
+export async function measureSlices(pidI: number, pidR: number, n: number, window: number, slices: number,
+  one: (i: number, lane: number) => Promise<void>, h: PhaseHooks): Promise<PhaseResult> {
+  const k = Math.max(1, Math.min(slices, n));
+  if (k === 1) return measurePhase(pidI, pidR, n, window, one, h);
+  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  if (h.rss) await pause(500);
+  const rss0 = rssKb(pidR);
+  const parts: PhaseResult[] = [];
+  for (let i = 0; i < k; i++) {
+    const ni = Math.floor((n * (i + 1)) / k) - Math.floor((n * i) / k);
+    const last = i === k - 1;
+    const { rss: _rss, responderIkeSas, ...rest } = h;
+    parts.push(await measurePhase(pidI, pidR, ni, window, one, { ...rest, ...(last && responderIkeSas ? { responderIkeSas } : {}) }));
+  }
+  const completed = parts.reduce((a, p) => a + p.completed, 0);
+  let rssPerSaKb: number | undefined;
+  if (h.rss && completed > 0) {
+    await pause(1500);
+    rssPerSaKb = (rssKb(pidR) - rss0) / completed;
+  }
+  const side = (pick: (p: PhaseResult) => SideFigures): SideFigures => {
+    const xs = parts.map(pick);
+    const loop = xs.map((x) => x.eventLoopDelayP99Ms).filter((x): x is number => x !== undefined);
+    const max = xs.map((x) => x.eventLoopDelayMaxMs).filter((x): x is number => x !== undefined);
+    const events = xs.reduce<Record<string, number> | undefined>((a, x) => addEvents(a, x.events), undefined);
+    return {
+      cpuMs: xs.reduce((a, x) => a + x.cpuMs, 0), cpuMsPerNegotiation: median(xs.map((x) => x.cpuMsPerNegotiation)),
+      rssBeforeKb: xs[0]!.rssBeforeKb, rssAfterKb: xs.at(-1)!.rssAfterKb,
+      ...(loop.length ? { eventLoopDelayP99Ms: median(loop) } : {}), ...(max.length ? { eventLoopDelayMaxMs: Math.max(...max) } : {}),
+      ...(events ? { events } : {}),
+    };
+  };
+  const firstError = parts.find((p) => p.firstError)?.firstError;
+  const ikeSas = parts.at(-1)!.responderIkeSas;
+  return {
+    window, n, completed, failed: parts.reduce((a, p) => a + p.failed, 0), ...(firstError ? { firstError } : {}),
+    wallMs: parts.reduce((a, p) => a + p.wallMs, 0), ratePerSec: median(parts.map((p) => p.ratePerSec)),
+    latencyP50Ms: median(parts.map((p) => p.latencyP50Ms)), latencyP99Ms: median(parts.map((p) => p.latencyP99Ms)),
+    initiator: side((p) => p.initiator), responder: side((p) => p.responder),
+    cpuMsPerNegotiation: median(parts.map((p) => p.cpuMsPerNegotiation)),
+    otherLoadMs: parts.reduce((a, p) => a + p.otherLoadMs, 0),
+    ...(rssPerSaKb !== undefined ? { rssPerSaKb } : {}), ...(ikeSas !== undefined ? { responderIkeSas: ikeSas } : {}),
+    slices: parts.map((p) => {
+      const loop = [p.initiator.eventLoopDelayP99Ms, p.responder.eventLoopDelayP99Ms].filter((x): x is number => x !== undefined);
+      return {
+        n: p.n, ratePerSec: p.ratePerSec, cpuMsPerNegotiation: p.cpuMsPerNegotiation, initiatorCpuMs: p.initiator.cpuMs,
+        responderCpuMs: p.responder.cpuMs, latencyP50Ms: p.latencyP50Ms, latencyP99Ms: p.latencyP99Ms,
+        ...(loop.length ? { eventLoopDelayP99Ms: Math.max(...loop) } : {}),
+      };
+    }),
+  };
 }
 
 const aborters = new Set<() => Promise<void> | void>();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ControlClient } from '../src/control/client';
 import { freeUdpPorts, stopDaemon, TOOLS, type Daemon } from '../src/demo/iked-demo';
 import { DnPki, type DnIssued } from '../test/unit/keystore/dn-pki';
-import { drive, freeTcpPort, measurePhase, onAbort, pinToCpus, type PhaseResult, type Proposal, type SideFigures, type Workload } from './handshake-common';
+import { drive, freeTcpPort, measurePhase, measureSlices, median, onAbort, pinToCpus, type PhaseResult, type Proposal, type SideFigures, type Workload } from './handshake-common';
 
 export interface OakleyOptions extends Workload {
   /** crypto_path all PATH (node | native | pkcs11); undefined: the daemon's default. */
@@ -24,7 +24,23 @@ export interface OakleyOptions extends Workload {
   readonly n1: number;
   /** Write V8 CPU profiles of A (iked-a-PID) and B (the responder, iked-b-PID) into this directory. */
   readonly cpuProfDir?: string;
+  /** Extra node options for both daemons (e.g. --max-semi-space-size=32), for experiments. */
+  readonly nodeArgs?: readonly string[];
+  /** After the full-window phase: `pairs` × (n negotiations on CPU 0, n on CPUs 0-1), same daemons. */
+  readonly scaling?: { readonly pairs: number; readonly n: number };
   readonly log: (line: string) => void;
+}
+
+/** The in-run 1 -> 2 core scaling measurement: the same two daemons re-pinned between phases. */
+export interface ScalingResult {
+  readonly n: number;
+  /** Rates (negotiations/s) and CPU ms per negotiation (both sides) of each phase, in run order. */
+  readonly oneCore: { readonly ratePerSec: number; readonly cpuMsPerNegotiation: number; readonly eventLoopDelayP99Ms?: number }[];
+  readonly twoCores: { readonly ratePerSec: number; readonly cpuMsPerNegotiation: number; readonly eventLoopDelayP99Ms?: number }[];
+  readonly oneCoreRate: number;
+  readonly twoCoresRate: number;
+  /** Median 2-core rate / median 1-core rate. */
+  readonly ratio: number;
 }
 
 export interface OakleyResult {
@@ -32,6 +48,7 @@ export interface OakleyResult {
   readonly reason?: string;
   readonly window?: PhaseResult;
   readonly window1?: PhaseResult;
+  readonly scaling?: ScalingResult;
   readonly cpuProfile?: string;
 }
 
@@ -152,6 +169,32 @@ function eventsMoved(before: Map<string, number>, after: Map<string, number>): R
   return out;
 }
 
+/**
+ * 1 -> 2 core scaling with the same (warm) daemons: `pairs` rounds of one phase with every thread
+ * of both on CPU 0 and one on CPUs 0-1, alternating which comes first so slow drift cancels;
+ * medians of each. Leaves both daemons on CPUs 0-1.
+ */
+async function measureScaling(pidA: number, pidB: number, pairs: number, n: number, window: number,
+  one: (i: number, lane: number) => Promise<void>, hooks: Parameters<typeof measurePhase>[5], log: (l: string) => void): Promise<ScalingResult> {
+  const oneCore: ScalingResult['oneCore'] = [];
+  const twoCores: ScalingResult['twoCores'] = [];
+  const figures = (p: PhaseResult): ScalingResult['oneCore'][number] => {
+    const loop = [p.initiator.eventLoopDelayP99Ms, p.responder.eventLoopDelayP99Ms].filter((x): x is number => x !== undefined);
+    return { ratePerSec: p.ratePerSec, cpuMsPerNegotiation: p.cpuMsPerNegotiation, ...(loop.length ? { eventLoopDelayP99Ms: Math.max(...loop) } : {}) };
+  };
+  for (let i = 0; i < pairs; i++) {
+    for (const cpus of i % 2 === 0 ? [1, 2] : [2, 1]) {
+      for (const pid of [pidA, pidB]) pinToCpus(pid, cpus);
+      const p = await measurePhase(pidA, pidB, n, window, one, { ...hooks, name: `oakley scaling ${cpus} CPU${cpus > 1 ? 's' : ''}` });
+      (cpus === 1 ? oneCore : twoCores).push(figures(p));
+    }
+  }
+  const oneCoreRate = median(oneCore.map((x) => x.ratePerSec));
+  const twoCoresRate = median(twoCores.map((x) => x.ratePerSec));
+  log(`oakley scaling: 1 CPU ${oneCoreRate.toFixed(1)}/s, 2 CPUs ${twoCoresRate.toFixed(1)}/s (medians of ${pairs}): ${(twoCoresRate / oneCoreRate).toFixed(2)}×`);
+  return { n, oneCore, twoCores, oneCoreRate, twoCoresRate, ratio: twoCoresRate / oneCoreRate };
+}
+
 /** Runs the warm-up, the window-1 phase and the full-window phase; everything started is stopped. */
 export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oakley-hs-bench-'));
@@ -181,9 +224,9 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
     writeBenchRoot(rootB, o, { label: 'bench-b', ownCn: 'b.bench', peerCn: 'a.bench', peerPort: portA!, ...(certB ? { own: certB } : {}) }, ca);
     const profArgs = (who: string): string[] =>
       o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `iked-${who}-${process.pid}.cpuprofile`] : [];
-    const a = await startIked(rootA, portA!, natA!, metricsA, profArgs('a'));
+    const a = await startIked(rootA, portA!, natA!, metricsA, [...profArgs('a'), ...(o.nodeArgs ?? [])]);
     daemons.push(a);
-    const b = await startIked(rootB, portB!, natB!, metricsB, profArgs('b'));
+    const b = await startIked(rootB, portB!, natB!, metricsB, [...profArgs('b'), ...(o.nodeArgs ?? [])]);
     daemons.push(b);
     const pidA = a.proc.pid!;
     const pidB = b.proc.pid!;
@@ -217,8 +260,10 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
       },
     };
     const window1 = o.n1 > 0 ? await measurePhase(pidA, pidB, o.n1, 1, one, hooks) : undefined;
-    const full = await measurePhase(pidA, pidB, o.n, o.window, one, { ...hooks, rss: true, responderIkeSas: ikeSasOfB });
-    result = { status: 'ok', window: full, ...(window1 ? { window1 } : {}) };
+    const full = await measureSlices(pidA, pidB, o.n, o.window, o.slices, one, { ...hooks, rss: true, responderIkeSas: ikeSasOfB });
+    const scaling = o.scaling ? await measureScaling(pidA, pidB, o.scaling.pairs, o.scaling.n, o.window, one, hooks, o.log) : undefined;
+    if (scaling && o.cpus !== undefined) for (const pid of [pidA, pidB]) pinToCpus(pid, o.cpus);
+    result = { status: 'ok', window: full, ...(window1 ? { window1 } : {}), ...(scaling ? { scaling } : {}) };
   } catch (e) {
     result = { status: 'error', reason: (e as Error).message };
   } finally {

@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import { CHARON, Charon, strongswanConf } from '../test/interop/lib/charon';
 import { createNetnsPair, type NetnsPair } from '../test/interop/lib/netns';
-import { drive, measurePhase, onAbort, pinToCpus, type PhaseResult, type Workload } from './handshake-common';
+import { drive, measurePhase, measureSlices, onAbort, pinToCpus, type PhaseResult, type Workload } from './handshake-common';
 import { ViciClient, type ViciSection } from './vici';
 
 export interface SwanOptions extends Workload {
@@ -220,7 +220,7 @@ export async function runStrongswan(o: SwanOptions): Promise<SwanResult> {
 
     const window1 = o.n1 > 0 ? await measurePhase(pidI, pidR, o.n1, 1, one, { name: 'strongswan', log: o.log }) : undefined;
     base += o.n1;
-    const full = await measurePhase(pidI, pidR, o.n, o.window, one, { name: 'strongswan', log: o.log, rss: true });
+    const full = await measureSlices(pidI, pidR, o.n, o.window, o.slices, one, { name: 'strongswan', log: o.log, rss: true });
     return { status: 'ok', ...(version ? { version } : {}), window: full, ...(window1 ? { window1 } : {}) };
   } catch (e) {
     return { status: 'error', reason: (e as Error).message };

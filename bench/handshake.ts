@@ -17,15 +17,21 @@ import { cleanUpOnSignals, loadAverage, parseProposal, type Auth, type PhaseResu
 import { runOakley, type OakleyResult } from './handshake-oakley';
 import { runStrongswan, type SwanResult } from './handshake-swan';
 
-export const USAGE = `usage: node dist/bench/handshake.js [--n=1000] [--window=32] [--n1=100] [--warmup=500] [--cpus=N]
-         [--proposal=aes128-sha256-modp2048] [--auth=psk|rsa] [--crypto-path=node|native|pkcs11] [--config=LINE]...
-         [--no-strongswan] [--cpu-prof] [--out=DIR]
-  env: N, WINDOW, N1, WARMUP, CPUS, PROPOSAL, AUTH, CRYPTO_PATH, STRONGSWAN=0, CPU_PROF=1, OUT
+export const USAGE = `usage: node dist/bench/handshake.js [--n=1000] [--window=32] [--n1=100] [--warmup=2000] [--cpus=N]
+         [--slices=K] [--scaling=PAIRS] [--proposal=aes128-sha256-modp2048] [--auth=psk|rsa]
+         [--crypto-path=node|native|pkcs11] [--config=LINE]... [--node-args="OPTS"] [--no-strongswan] [--cpu-prof] [--out=DIR]
+  env: N, WINDOW, N1, WARMUP, CPUS, SLICES, SCALING=PAIRS, PROPOSAL, AUTH, CRYPTO_PATH, NODE_ARGS, STRONGSWAN=0, CPU_PROF=1, OUT
   --n1: sequential (window 1) negotiations for the single-negotiation latency (0 skips)
-  --warmup: unmeasured negotiations before the phases (steady state: Oakley's JIT compiles its hot
-            paths in the first few hundred; --warmup=64 gives the cold figures)
-  --cpus: pin both daemons of each implementation (all threads, taskset -a) to CPUs 0..N-1;
-          1->2 core scaling = rate with --cpus=2 (or unpinned) / rate with --cpus=1
+  --warmup: unmeasured negotiations before the phases (steady state: V8 keeps recompiling Oakley's
+            hot paths over the first few thousand, CPU per negotiation falls ~40 % meanwhile;
+            --warmup=64 gives the cold figures)
+  --cpus: pin both daemons of each implementation (all threads, taskset -a) to CPUs 0..N-1
+  --slices: measure the full-window phase as K consecutive slices and report medians (default:
+            one slice per 2,000 negotiations, at least 1), both implementations
+  --scaling: after the full-window phase, PAIRS (default 3; 0: off, as on a 1-CPU machine) rounds
+             of min(N, 2000) Oakley negotiations pinned to CPU 0 and to CPUs 0-1 (same daemons,
+             alternating order); 1->2 core scaling = median 2-CPU rate / median 1-CPU rate
+  --node-args: extra node options for both iked (split on spaces), e.g. "--max-semi-space-size=32"
   --config: an extra global ike/config line for both daemons (e.g. "dh_exponent_bits 256")
   --cpu-prof: V8 CPU profile of the responder daemon into OUT (top functions printed)
   10,000-SA RSS run: --n=10000`;
@@ -36,6 +42,10 @@ export interface HandshakeOptions {
   readonly n1: number;
   readonly warmup: number;
   readonly cpus?: number;
+  readonly slices: number;
+  /** Rounds of the in-run 1 -> 2 core scaling measurement; undefined: not measured. */
+  readonly scaling?: number;
+  readonly nodeArgs: string[];
   readonly proposal: Proposal;
   readonly auth: Auth;
   readonly cryptoPath?: string;
@@ -52,7 +62,8 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
     if (!m) throw new Error(`unknown argument "${a}"\n${USAGE}`);
     arg.set(m[1]!, [...(arg.get(m[1]!) ?? []), m[2] ?? '']);
   }
-  const known = new Set(['n', 'window', 'n1', 'warmup', 'cpus', 'proposal', 'auth', 'crypto-path', 'config', 'no-strongswan', 'cpu-prof', 'out', 'help']);
+  const known = new Set(['n', 'window', 'n1', 'warmup', 'cpus', 'slices', 'scaling', 'node-args', 'proposal', 'auth', 'crypto-path', 'config',
+    'no-strongswan', 'cpu-prof', 'out', 'help']);
   for (const k of arg.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (arg.has('help')) throw new Error(USAGE);
   const one = (k: string, e: string, d: string): string => arg.get(k)?.at(-1) ?? env[e] ?? d;
@@ -65,10 +76,17 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
   if (auth !== 'psk' && auth !== 'rsa') throw new Error(`--auth: psk or rsa, not "${auth}"`);
   const cryptoPath = arg.get('crypto-path')?.at(-1) ?? env.CRYPTO_PATH;
   if (cryptoPath !== undefined && !['node', 'native', 'pkcs11'].includes(cryptoPath)) throw new Error(`--crypto-path: node, native or pkcs11, not "${cryptoPath}"`);
+  const n = int('n', 'N', 1000, 1);
+  const scalingPairs = int('scaling', 'SCALING', os.cpus().length >= 2 ? 3 : 0, 0);
+  if (scalingPairs > 0 && os.cpus().length < 2) throw new Error('--scaling: needs at least 2 CPUs');
+  const scaling = scalingPairs > 0 ? scalingPairs : undefined;
   return {
-    n: int('n', 'N', 1000, 1), window: int('window', 'WINDOW', 32, 1), n1: int('n1', 'N1', 100, 0),
-    warmup: int('warmup', 'WARMUP', 500, 1),
+    n, window: int('window', 'WINDOW', 32, 1), n1: int('n1', 'N1', 100, 0),
+    warmup: int('warmup', 'WARMUP', 2000, 1),
     ...(arg.has('cpus') || env.CPUS !== undefined ? { cpus: cpusOf(int('cpus', 'CPUS', 1, 1)) } : {}),
+    slices: Math.min(n, int('slices', 'SLICES', Math.max(1, Math.floor(n / 2000)), 1)),
+    ...(scaling !== undefined ? { scaling } : {}),
+    nodeArgs: one('node-args', 'NODE_ARGS', '').split(/\s+/).filter(Boolean),
     proposal: parseProposal(one('proposal', 'PROPOSAL', 'aes128-sha256-modp2048')), auth,
     ...(cryptoPath ? { cryptoPath } : {}),
     configExtra: arg.get('config') ?? [],
@@ -163,11 +181,13 @@ export function targetVerdicts(o: OakleyResult, s: SwanResult): TargetVerdict[] 
   const rss = ow?.rssPerSaKb;
   const lat = o.window1?.latencyP50Ms;
   const swanLat = s.window1?.latencyP50Ms;
+  const sc = o.scaling;
   return [
     { id: 'cpu', target: 'CPU per negotiation, both sides, ≤ 3.0 ms', verdict: v(cpu === undefined ? undefined : cpu <= 3.0), measured: `${f1(cpu)} ms` },
     { id: 'rate', target: 'throughput ≥ 3× strongSwan in the same run', verdict: v(r === null ? undefined : r >= 3), measured: r === null ? 'strongSwan not run' : `${r.toFixed(2)}×` },
     { id: 'loop', target: 'event-loop delay p99 < 10 ms at full load', verdict: v(loop === undefined ? undefined : loop < 10), measured: `${f1(loop)} ms` },
-    { id: 'scaling', target: 'throughput scaling ≥ 1.7× from 1 to 2 cores', verdict: 'n/a', measured: 'one run measures one CPU set: compare the rate of --cpus=1 with --cpus=2' },
+    { id: 'scaling', target: 'throughput scaling ≥ 1.7× from 1 to 2 cores', verdict: v(sc === undefined ? undefined : sc.ratio >= 1.7),
+      measured: sc === undefined ? 'not measured (--scaling=0, or one CPU)' : `${sc.ratio.toFixed(2)}× (${f1(sc.oneCoreRate)}/s on 1 CPU, ${f1(sc.twoCoresRate)}/s on 2, medians of ${sc.oneCore.length})` },
     { id: 'rss', target: '≤ 16 KB RSS per IKE SA + 2 IPsec SAs, at 10,000 SAs', verdict: v(rss === undefined ? undefined : rss <= 16),
       measured: `${f1(rss)} KiB at ${ow?.completed ?? 0} SAs${(ow?.completed ?? 0) < 10_000 ? ' (run --n=10000 for the target figure)' : ''}` },
     { id: 'latency', target: `single negotiation latency below strongSwan's${swanLat === undefined ? ' (~14 ms, doc §8)' : ''}`,
@@ -237,12 +257,13 @@ export async function runHandshakeBench(opts: HandshakeOptions, log: (l: string)
   fs.mkdirSync(opts.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const workload = {
-    n: opts.n, window: opts.window, proposal: opts.proposal, auth: opts.auth, n1: opts.n1, warmup: opts.warmup,
+    n: opts.n, window: opts.window, proposal: opts.proposal, auth: opts.auth, n1: opts.n1, warmup: opts.warmup, slices: opts.slices,
     ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}), log,
   };
-  log(`handshake bench: N=${opts.n} window=${opts.window} n1=${opts.n1} warm-up ${opts.warmup}${opts.cpus ? ` cpus 0..${opts.cpus - 1}` : ''} ${opts.proposal.text} auth=${opts.auth} crypto_path=${opts.cryptoPath ?? 'default'}; load ${loadBefore.join(' ')}`);
+  log(`handshake bench: N=${opts.n} window=${opts.window} n1=${opts.n1} warm-up ${opts.warmup} slices ${opts.slices}${opts.cpus ? ` cpus 0..${opts.cpus - 1}` : ''}${opts.scaling ? ` scaling ×${opts.scaling}` : ''} ${opts.proposal.text} auth=${opts.auth} crypto_path=${opts.cryptoPath ?? 'default'}; load ${loadBefore.join(' ')}`);
   const oakley = await runOakley({
     ...workload, configExtra: opts.configExtra, ...(opts.cryptoPath ? { cryptoPath: opts.cryptoPath } : {}), ...(opts.cpuProf ? { cpuProfDir: opts.out } : {}),
+    nodeArgs: opts.nodeArgs, ...(opts.scaling !== undefined ? { scaling: { pairs: opts.scaling, n: Math.min(opts.n, 2000) } } : {}),
   });
   const strongswan: SwanResult = opts.strongswan ? await runStrongswan(workload) : { status: 'skipped', reason: 'disabled (--no-strongswan / STRONGSWAN=0)' };
   let top: ProfileEntry[] | undefined;
@@ -286,6 +307,15 @@ export function printReport(r: HandshakeReport): void {
   console.log(`\n# IKEv1 MM+QM(PFS) handshakes, N=${r.options.n}, window ${r.options.window}, ${r.options.proposal}, ${r.options.auth}, ` +
     `crypto_path ${r.options.cryptoPath ?? 'default'}; load ${r.machine.loadBefore.join(' ')} → ${r.machine.loadAfter.join(' ')}\n`);
   console.log(formatTable(r.oakley, r.strongswan));
+  const sl = r.oakley.window?.slices;
+  if (sl) console.log(`Oakley slices (rate/s, CPU ms): ${sl.map((x) => `${x.ratePerSec.toFixed(0)}/${x.cpuMsPerNegotiation.toFixed(2)}`).join('  ')}`);
+  const ss = r.strongswan.window?.slices;
+  if (ss) console.log(`strongSwan slices (rate/s, CPU ms): ${ss.map((x) => `${x.ratePerSec.toFixed(0)}/${x.cpuMsPerNegotiation.toFixed(2)}`).join('  ')}`);
+  const sc = r.oakley.scaling;
+  if (sc) {
+    const show = (xs: typeof sc.oneCore): string => xs.map((x) => `${x.ratePerSec.toFixed(0)}/s ${x.cpuMsPerNegotiation.toFixed(2)} ms`).join(', ');
+    console.log(`Oakley scaling, ${sc.n} per phase: 1 CPU ${show(sc.oneCore)}; 2 CPUs ${show(sc.twoCores)}`);
+  }
   console.log('\n# targets (issue 8)');
   for (const t of r.targets) console.log(`${t.verdict.padEnd(4)}  ${t.target}: ${t.measured}`);
   if (r.profileTop) {

@@ -24,7 +24,9 @@ describe('bench:handshake', function () {
   after(() => fs.rmSync(out, { recursive: true, force: true }));
 
   it('runs 20 negotiations with window 4 between two iked and writes the JSON report and the chart', async () => {
-    const opts = parseHandshakeOptions(['--n=20', '--window=4', '--n1=2', '--warmup=8', '--cpus=1', '--no-strongswan', `--out=${out}`], {}, out);
+    const twoCpus = os.cpus().length >= 2;
+    const opts = parseHandshakeOptions(['--n=20', '--window=4', '--n1=2', '--warmup=8', '--cpus=1', '--slices=2', `--scaling=${twoCpus ? 1 : 0}`,
+      '--no-strongswan', `--out=${out}`], {}, out);
     const report = await runHandshakeBench(opts, () => undefined);
     assert.equal(report.oakley.status, 'ok', report.oakley.reason);
     assert.equal(report.strongswan.status, 'skipped');
@@ -32,6 +34,21 @@ describe('bench:handshake', function () {
     assert.equal(w.completed, 20, w.firstError);
     assert.equal(w.failed, 0);
     assert.equal(report.oakley.window1?.completed, 2);
+    // Two slices of 10: medians over them, sums of counts.
+    assert.deepEqual(w.slices?.map((x) => x.n), [10, 10]);
+    assert.equal(w.ratePerSec, (w.slices![0]!.ratePerSec + w.slices![1]!.ratePerSec) / 2, 'the median of two is their mean');
+    const scaling = report.targets.find((t) => t.id === 'scaling')!;
+    if (twoCpus) {
+      const sc = report.oakley.scaling!;
+      assert.equal(sc.oneCore.length, 1);
+      assert.equal(sc.twoCores.length, 1);
+      assert.ok(sc.oneCoreRate > 0 && sc.twoCoresRate > 0);
+      assert.equal(sc.ratio, sc.twoCoresRate / sc.oneCoreRate);
+      assert.notEqual(scaling.verdict, 'n/a', scaling.measured);
+      assert.equal(sc.n, 20, 'min(N, 2000) per scaling phase');
+    } else {
+      assert.equal(scaling.verdict, 'n/a');
+    }
 
     const files = fs.readdirSync(out);
     const json = files.find((f) => /^handshake-\d.*\.json$/.test(f));
@@ -54,9 +71,16 @@ describe('bench:handshake', function () {
     assert.equal(r.options.warmup, 8);
   });
 
-  it('--warmup defaults to 500 and --cpus is refused beyond the machine', () => {
+  it('--warmup defaults to 2000, slices to one per 2000, scaling to 3 pairs on 2+ CPUs; --cpus is refused beyond the machine', () => {
     const o = parseHandshakeOptions([], {}, '/tmp');
-    assert.equal(o.warmup, 500);
+    assert.equal(o.warmup, 2000);
+    assert.equal(o.slices, 1);
+    assert.equal(parseHandshakeOptions(['--n=10000'], {}, '/tmp').slices, 5);
+    assert.equal(parseHandshakeOptions(['--n=3', '--slices=9'], {}, '/tmp').slices, 3, 'never more slices than negotiations');
+    assert.equal(o.scaling, os.cpus().length >= 2 ? 3 : undefined);
+    assert.equal(parseHandshakeOptions(['--scaling=0'], {}, '/tmp').scaling, undefined);
+    assert.deepEqual(parseHandshakeOptions(['--node-args=--max-semi-space-size=8  --single-threaded-gc'], {}, '/tmp').nodeArgs,
+      ['--max-semi-space-size=8', '--single-threaded-gc']);
     assert.equal(o.cpus, undefined, 'no pinning unless asked');
     assert.equal(parseHandshakeOptions(['--cpus=1'], {}, '/tmp').cpus, 1);
     assert.throws(() => parseHandshakeOptions([`--cpus=${os.cpus().length + 1}`], {}, '/tmp'), /--cpus: this machine has/);

@@ -75,6 +75,26 @@ describe('metrics endpoint', () => {
     await backend!.close();
   });
 
+  it('reports event-loop delay as lateness: an idle loop near 0, a blocked loop by the time it was blocked', async () => {
+    const loopStat = (body: string, stat: string): number => {
+      const x = new RegExp(`^oakley_event_loop_delay_seconds\\{stat="${stat}"\\} (\\S+)$`, 'm').exec(body);
+      assert.ok(x, `no ${stat} in\n${body}`);
+      return Number(x[1]) * 1000;
+    };
+    await get(m.port, '/metrics'); // resets the histogram
+    await new Promise((r) => setTimeout(r, 300));
+    const idle = (await get(m.port, '/metrics')).body;
+    // monitorEventLoopDelay's raw histogram reads the 5 ms sampling period on an idle loop.
+    assert.ok(loopStat(idle, 'p50') < 2.5, `idle p50 ${loopStat(idle, 'p50')} ms`);
+    // The interval a reset falls in is not recorded: let the monitor fire once before blocking.
+    await new Promise((r) => setTimeout(r, 20));
+    const until = performance.now() + 80;
+    while (performance.now() < until) { /* block the loop */ }
+    await new Promise((r) => setTimeout(r, 30));
+    const blocked = (await get(m.port, '/metrics')).body;
+    assert.ok(loopStat(blocked, 'max') >= 70 && loopStat(blocked, 'max') < 400, `blocked max ${loopStat(blocked, 'max')} ms`);
+  });
+
   it('serves /metrics only, GET and HEAD only', async () => {
     assert.equal((await get(m.port, '/')).status, 404);
     assert.equal((await get(m.port, '/metrics/x')).status, 404);
