@@ -26,6 +26,8 @@ export interface OakleyOptions extends Workload {
   readonly cpuProfDir?: string;
   /** Extra node options for both daemons (e.g. --max-semi-space-size=32), for experiments. */
   readonly nodeArgs?: readonly string[];
+  /** OAKLEY_WORKER_NICE for both daemons (0..19 or idle); undefined: the daemon's default (5). */
+  readonly workerNice?: string;
   /** After the full-window phase: `pairs` × (n negotiations on CPU 0, n on CPUs 0-1), same daemons. */
   readonly scaling?: { readonly pairs: number; readonly n: number };
   readonly log: (line: string) => void;
@@ -107,11 +109,12 @@ ${ids.join('\n')}
 }
 
 /** tools/iked in the foreground with its log in ROOT/iked.log and a metrics endpoint; waits for the control socket. */
-async function startIked(root: string, port: number, natPort: number, metricsPort: number, nodeArgs: readonly string[]): Promise<Daemon> {
+async function startIked(root: string, port: number, natPort: number, metricsPort: number, nodeArgs: readonly string[],
+  workerNice?: string): Promise<Daemon> {
   const control = path.join(root, 'iked.sock');
   const proc = spawn(process.execPath, [...nodeArgs, path.join(TOOLS, 'iked'), '--root', root, '--listen', '127.0.0.1', '--port', String(port),
     '--nat-port', String(natPort), '--control', control, '--log', path.join(root, 'iked.log'), '--metrics', `127.0.0.1:${metricsPort}`],
-  { stdio: ['ignore', 'ignore', 'pipe'], cwd: root });
+  { stdio: ['ignore', 'ignore', 'pipe'], cwd: root, env: { ...process.env, ...(workerNice !== undefined ? { OAKLEY_WORKER_NICE: workerNice } : {}) } });
   const d: Daemon = { proc, control, log: '' };
   proc.stderr!.on('data', (b) => (d.log = (d.log + b).slice(-8192)));
   const deadline = Date.now() + 30_000;
@@ -224,9 +227,9 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
     writeBenchRoot(rootB, o, { label: 'bench-b', ownCn: 'b.bench', peerCn: 'a.bench', peerPort: portA!, ...(certB ? { own: certB } : {}) }, ca);
     const profArgs = (who: string): string[] =>
       o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `iked-${who}-${process.pid}.cpuprofile`] : [];
-    const a = await startIked(rootA, portA!, natA!, metricsA, [...profArgs('a'), ...(o.nodeArgs ?? [])]);
+    const a = await startIked(rootA, portA!, natA!, metricsA, [...profArgs('a'), ...(o.nodeArgs ?? [])], o.workerNice);
     daemons.push(a);
-    const b = await startIked(rootB, portB!, natB!, metricsB, [...profArgs('b'), ...(o.nodeArgs ?? [])]);
+    const b = await startIked(rootB, portB!, natB!, metricsB, [...profArgs('b'), ...(o.nodeArgs ?? [])], o.workerNice);
     daemons.push(b);
     const pidA = a.proc.pid!;
     const pidB = b.proc.pid!;

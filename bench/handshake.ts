@@ -19,8 +19,8 @@ import { runStrongswan, type SwanResult } from './handshake-swan';
 
 export const USAGE = `usage: node dist/bench/handshake.js [--n=1000] [--window=32] [--n1=100] [--warmup=2000] [--cpus=N]
          [--slices=K] [--scaling=PAIRS] [--proposal=aes128-sha256-modp2048] [--auth=psk|rsa]
-         [--crypto-path=node|native|pkcs11] [--config=LINE]... [--node-args="OPTS"] [--no-strongswan] [--cpu-prof] [--out=DIR]
-  env: N, WINDOW, N1, WARMUP, CPUS, SLICES, SCALING=PAIRS, PROPOSAL, AUTH, CRYPTO_PATH, NODE_ARGS, STRONGSWAN=0, CPU_PROF=1, OUT
+         [--crypto-path=node|native|pkcs11] [--config=LINE]... [--node-args="OPTS"] [--worker-nice=N|idle] [--no-strongswan] [--cpu-prof] [--out=DIR]
+  env: N, WINDOW, N1, WARMUP, CPUS, SLICES, SCALING=PAIRS, PROPOSAL, AUTH, CRYPTO_PATH, NODE_ARGS, WORKER_NICE, STRONGSWAN=0, CPU_PROF=1, OUT
   --n1: sequential (window 1) negotiations for the single-negotiation latency (0 skips)
   --warmup: unmeasured negotiations before the phases (steady state: V8 keeps recompiling Oakley's
             hot paths over the first few thousand, CPU per negotiation falls ~40 % meanwhile;
@@ -32,6 +32,8 @@ export const USAGE = `usage: node dist/bench/handshake.js [--n=1000] [--window=3
              of min(N, 2000) Oakley negotiations pinned to CPU 0 and to CPUs 0-1 (same daemons,
              alternating order); 1->2 core scaling = median 2-CPU rate / median 1-CPU rate
   --node-args: extra node options for both iked (split on spaces), e.g. "--max-semi-space-size=32"
+  --worker-nice: OAKLEY_WORKER_NICE for both iked: the pool threads' nice value 0..19, or idle
+                 (SCHED_IDLE: a waking event loop preempts them at once); default: iked's (5)
   --config: an extra global ike/config line for both daemons (e.g. "dh_exponent_bits 256")
   --cpu-prof: V8 CPU profile of the responder daemon into OUT (top functions printed)
   10,000-SA RSS run: --n=10000`;
@@ -46,6 +48,7 @@ export interface HandshakeOptions {
   /** Rounds of the in-run 1 -> 2 core scaling measurement; undefined: not measured. */
   readonly scaling?: number;
   readonly nodeArgs: string[];
+  readonly workerNice?: string;
   readonly proposal: Proposal;
   readonly auth: Auth;
   readonly cryptoPath?: string;
@@ -62,7 +65,7 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
     if (!m) throw new Error(`unknown argument "${a}"\n${USAGE}`);
     arg.set(m[1]!, [...(arg.get(m[1]!) ?? []), m[2] ?? '']);
   }
-  const known = new Set(['n', 'window', 'n1', 'warmup', 'cpus', 'slices', 'scaling', 'node-args', 'proposal', 'auth', 'crypto-path', 'config',
+  const known = new Set(['n', 'window', 'n1', 'warmup', 'cpus', 'slices', 'scaling', 'node-args', 'worker-nice', 'proposal', 'auth', 'crypto-path', 'config',
     'no-strongswan', 'cpu-prof', 'out', 'help']);
   for (const k of arg.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (arg.has('help')) throw new Error(USAGE);
@@ -87,6 +90,7 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
     slices: Math.min(n, int('slices', 'SLICES', Math.max(1, Math.floor(n / 2000)), 1)),
     ...(scaling !== undefined ? { scaling } : {}),
     nodeArgs: one('node-args', 'NODE_ARGS', '').split(/\s+/).filter(Boolean),
+    ...workerNiceOf(arg.get('worker-nice')?.at(-1) ?? env.WORKER_NICE),
     proposal: parseProposal(one('proposal', 'PROPOSAL', 'aes128-sha256-modp2048')), auth,
     ...(cryptoPath ? { cryptoPath } : {}),
     configExtra: arg.get('config') ?? [],
@@ -94,6 +98,12 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
     cpuProf: arg.has('cpu-prof') || env.CPU_PROF === '1',
     out: path.resolve(one('out', 'OUT', path.join(benchDir, 'results'))),
   };
+}
+
+function workerNiceOf(v: string | undefined): { workerNice?: string } {
+  if (v === undefined) return {};
+  if (v !== 'idle' && !(/^\d+$/.test(v) && Number(v) <= 19)) throw new Error(`--worker-nice: 0..19 or idle, not "${v}"`);
+  return { workerNice: v };
 }
 
 function cpusOf(n: number): number {
@@ -260,10 +270,10 @@ export async function runHandshakeBench(opts: HandshakeOptions, log: (l: string)
     n: opts.n, window: opts.window, proposal: opts.proposal, auth: opts.auth, n1: opts.n1, warmup: opts.warmup, slices: opts.slices,
     ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}), log,
   };
-  log(`handshake bench: N=${opts.n} window=${opts.window} n1=${opts.n1} warm-up ${opts.warmup} slices ${opts.slices}${opts.cpus ? ` cpus 0..${opts.cpus - 1}` : ''}${opts.scaling ? ` scaling ×${opts.scaling}` : ''} ${opts.proposal.text} auth=${opts.auth} crypto_path=${opts.cryptoPath ?? 'default'}; load ${loadBefore.join(' ')}`);
+  log(`handshake bench: N=${opts.n} window=${opts.window} n1=${opts.n1} warm-up ${opts.warmup} slices ${opts.slices}${opts.cpus ? ` cpus 0..${opts.cpus - 1}` : ''}${opts.scaling ? ` scaling ×${opts.scaling}` : ''} ${opts.proposal.text} auth=${opts.auth} crypto_path=${opts.cryptoPath ?? 'default'}${opts.workerNice !== undefined ? ` worker-nice ${opts.workerNice}` : ''}; load ${loadBefore.join(' ')}`);
   const oakley = await runOakley({
     ...workload, configExtra: opts.configExtra, ...(opts.cryptoPath ? { cryptoPath: opts.cryptoPath } : {}), ...(opts.cpuProf ? { cpuProfDir: opts.out } : {}),
-    nodeArgs: opts.nodeArgs, ...(opts.scaling !== undefined ? { scaling: { pairs: opts.scaling, n: Math.min(opts.n, 2000) } } : {}),
+    nodeArgs: opts.nodeArgs, ...(opts.workerNice !== undefined ? { workerNice: opts.workerNice } : {}), ...(opts.scaling !== undefined ? { scaling: { pairs: opts.scaling, n: Math.min(opts.n, 2000) } } : {}),
   });
   const strongswan: SwanResult = opts.strongswan ? await runStrongswan(workload) : { status: 'skipped', reason: 'disabled (--no-strongswan / STRONGSWAN=0)' };
   let top: ProfileEntry[] | undefined;
@@ -305,7 +315,8 @@ export async function runHandshakeBench(opts: HandshakeOptions, log: (l: string)
 
 export function printReport(r: HandshakeReport): void {
   console.log(`\n# IKEv1 MM+QM(PFS) handshakes, N=${r.options.n}, window ${r.options.window}, ${r.options.proposal}, ${r.options.auth}, ` +
-    `crypto_path ${r.options.cryptoPath ?? 'default'}; load ${r.machine.loadBefore.join(' ')} → ${r.machine.loadAfter.join(' ')}\n`);
+    `crypto_path ${r.options.cryptoPath ?? 'default'}${r.options.workerNice !== undefined ? `, OAKLEY_WORKER_NICE=${r.options.workerNice}` : ''}; ` +
+    `load ${r.machine.loadBefore.join(' ')} → ${r.machine.loadAfter.join(' ')}\n`);
   console.log(formatTable(r.oakley, r.strongswan));
   const sl = r.oakley.window?.slices;
   if (sl) console.log(`Oakley slices (rate/s, CPU ms): ${sl.map((x) => `${x.ratePerSec.toFixed(0)}/${x.cpuMsPerNegotiation.toFixed(2)}`).join('  ')}`);

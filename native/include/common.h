@@ -103,7 +103,10 @@ inline Napi::Buffer<uint8_t> ToBuffer(Napi::Env env, const SecureBytes& b) {
 // slice while the loop waits (p99 loop delay 5-8 ms measured with 1000 modexps in flight); niced
 // workers are preempted as soon as the loop wakes. Throughput is unchanged when the loop is idle.
 // The thread stays niced (an unprivileged process could not raise it back), which only favours
-// the loop over any other pool work.
+// the loop over any other pool work. OAKLEY_WORKER_NICE (read once) sets another nice value 0..19,
+// or `idle` for SCHED_IDLE: the pool then runs only on CPU time nothing else wants, and a waking
+// event loop always preempts it at once (on a dedicated gateway; elsewhere other busy processes
+// can starve the crypto, see README).
 void YieldToEventLoop();
 
 // A Promise-returning job on the libuv pool whose failure carries a code.

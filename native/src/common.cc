@@ -1,6 +1,10 @@
 // Coded errors and argument helpers shared by every primitive.
 #include "common.h"
 
+#include <cstdlib>
+#include <cstring>
+
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -65,15 +69,43 @@ std::string OpensslError(const char* what) {
 
 namespace {
 constexpr int kWorkerNice = 5;
+
+// OAKLEY_WORKER_NICE: a nice value 0..19 for the pool threads, or "idle" for SCHED_IDLE (run only
+// when nothing else wants the CPU; a waking event loop preempts them at once). Read once.
+struct WorkerPriority {
+  bool idle = false;
+  int nice = kWorkerNice;
+};
+
+WorkerPriority ReadWorkerPriority() {
+  WorkerPriority w;
+  const char* v = getenv("OAKLEY_WORKER_NICE");
+  if (v == nullptr || *v == 0) return w;
+  if (strcmp(v, "idle") == 0) {
+    w.idle = true;
+    return w;
+  }
+  char* end = nullptr;
+  long n = strtol(v, &end, 10);
+  if (*end == 0 && n >= 0 && n <= 19) w.nice = static_cast<int>(n);
+  return w;
+}
 }  // namespace
 
 void YieldToEventLoop() {
   thread_local bool done = false;
   if (done) return;
   done = true;
+  static const WorkerPriority prio = ReadWorkerPriority();
   // Per-thread on Linux: PRIO_PROCESS with a thread id changes only that thread. Failure (a
   // sandbox that forbids it) only loses the latency benefit.
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWorkerNice);
+  if (prio.idle) {
+    sched_param sp{};
+    sp.sched_priority = 0;
+    (void)sched_setscheduler(0, SCHED_IDLE, &sp);
+    return;
+  }
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), prio.nice);
 }
 
 }  // namespace oakley

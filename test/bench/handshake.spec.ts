@@ -81,6 +81,9 @@ describe('bench:handshake', function () {
     assert.equal(parseHandshakeOptions(['--scaling=0'], {}, '/tmp').scaling, undefined);
     assert.deepEqual(parseHandshakeOptions(['--node-args=--max-semi-space-size=8  --single-threaded-gc'], {}, '/tmp').nodeArgs,
       ['--max-semi-space-size=8', '--single-threaded-gc']);
+    assert.equal(parseHandshakeOptions(['--worker-nice=idle'], {}, '/tmp').workerNice, 'idle');
+    assert.equal(parseHandshakeOptions([], { WORKER_NICE: '10' }, '/tmp').workerNice, '10');
+    assert.throws(() => parseHandshakeOptions(['--worker-nice=20'], {}, '/tmp'), /--worker-nice/);
     assert.equal(o.cpus, undefined, 'no pinning unless asked');
     assert.equal(parseHandshakeOptions(['--cpus=1'], {}, '/tmp').cpus, 1);
     assert.throws(() => parseHandshakeOptions([`--cpus=${os.cpus().length + 1}`], {}, '/tmp'), /--cpus: this machine has/);

@@ -32,6 +32,40 @@ describe('native addon: loading', () => {
     }
   });
 
+  it('lowers the pool threads that run its jobs: nice 5 by default, OAKLEY_WORKER_NICE=N or idle (SCHED_IDLE)', function () {
+    if (process.platform !== 'linux') this.skip();
+    // In a fresh process per setting (read once per process): run jobs, then read every thread's
+    // nice value (stat field 19) and scheduling policy (field 41; 5 is SCHED_IDLE).
+    const probe = `
+      const addon = require(${JSON.stringify(addonPath())});
+      const { getGroup } = require(${JSON.stringify(join(repoRoot(__dirname), 'dist', 'src', 'crypto', 'groups.js'))});
+      const ctx = new addon.ModpContext(getGroup(14).p);
+      const fs = require('fs');
+      Promise.all(Array.from({ length: 8 }, (_, i) => ctx.modexpAsync(Buffer.from([2]), Buffer.from([i + 1, 0x55])))).then(() => {
+        const out = [];
+        for (const t of fs.readdirSync('/proc/self/task')) {
+          if (Number(t) === process.pid) continue;
+          const st = fs.readFileSync('/proc/self/task/' + t + '/stat', 'utf8');
+          const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+          out.push({ nice: Number(f[16]), policy: Number(f[38]) });
+        }
+        process.stdout.write(JSON.stringify(out));
+      });`;
+    const threads = (value?: string): { nice: number; policy: number }[] => {
+      const env = { ...process.env };
+      delete env.OAKLEY_WORKER_NICE;
+      if (value !== undefined) env.OAKLEY_WORKER_NICE = value;
+      return JSON.parse(execFileSync(process.execPath, ['-e', probe], { env }).toString()) as { nice: number; policy: number }[];
+    };
+    const def = threads();
+    assert.ok(def.some((t) => t.nice === 5 && t.policy === 0), JSON.stringify(def));
+    assert.ok(!def.some((t) => t.policy === 5));
+    assert.ok(threads('12').some((t) => t.nice === 12 && t.policy === 0));
+    const idle = threads('idle');
+    assert.ok(idle.some((t) => t.policy === 5), JSON.stringify(idle));
+    assert.ok(threads('99').some((t) => t.nice === 5), 'an out-of-range value keeps the default');
+  });
+
   it('backend reports the native path for every class', () => {
     const b = createNativeBackend()!;
     for (const p of [b, b.ke, b.rsa, b.kdf, b.cipher, b.random]) assert.equal(p.path, 'native');
