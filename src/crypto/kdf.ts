@@ -6,9 +6,9 @@
  * A PRF input is a list of parts; a part is bytes or the shared secret g^xy, which on the pkcs11
  * path may be a token object (OpaqueSecret) that only that path's PRF can feed in.
  */
-import { createHash } from 'node:crypto';
 
 import { CryptoErr, OakleyError } from '../util/errors';
+import { digest } from './digest';
 import type {
   HashAlg, Ikev1KeymatInput, Ikev1Phase1Input, Ikev1Phase1Keys, Ikev2ChildInput, Ikev2RekeyInput,
   Ikev2SaInput, Ikev2SaKeys, SharedSecret,
@@ -75,7 +75,7 @@ export async function ikev1Phase1(prf: PrfFn, input: Ikev1Phase1Input): Promise<
       skeyid = await prf(hash, Buffer.concat([ni, nr]), [gxy]);
       break;
     case 'pke':
-      skeyid = await prf(hash, createHash(hash).update(ni).update(nr).digest(), [ckyI, ckyR]);
+      skeyid = await prf(hash, digest(hash, ni, nr), [ckyI, ckyR]);
       break;
     default:
       throw new OakleyError(CryptoErr.BAD_ARGUMENT, `unknown IKEv1 authentication kind ${String(input.auth)}`);
@@ -108,7 +108,7 @@ export async function ikev1EncKey(prf: PrfFn, hash: HashAlg, skeyidE: Buffer, le
 
 /** Phase 1 IV (RFC 2409 Appendix B): hash(g^xi | g^xr), truncated to the cipher block size. */
 export function ikev1Phase1Iv(hash: HashAlg, gxi: Buffer, gxr: Buffer, ivLength: number): Buffer {
-  const h = createHash(hash).update(gxi).update(gxr).digest();
+  const h = digest(hash, gxi, gxr);
   if (!Number.isInteger(ivLength) || ivLength < 1 || ivLength > h.length) {
     throw new OakleyError(CryptoErr.BAD_ARGUMENT, `IV length ${ivLength} does not fit a ${hash} output of ${h.length} bytes`);
   }

@@ -8,9 +8,10 @@
  *    - 'pkcs1':     T = DigestInfo(hash(data))
  *  - 'pss': EMSA-PSS with MGF1 over the same hash (RFC 8017 §9.1)
  */
-import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { randomFillSync, timingSafeEqual } from 'node:crypto';
 
 import { CryptoErr, OakleyError } from '../util/errors';
+import { digest } from './digest';
 import { HASH_LENGTH } from './kdf';
 import type { HashAlg, RsaScheme } from './types';
 
@@ -42,7 +43,7 @@ export function modulusBytes(bits: number): number {
 /** DigestInfo(hash(data)). */
 export function digestInfo(hash: HashAlg, data: Buffer): Buffer {
   hLen(hash);
-  return Buffer.concat([DIGEST_INFO_PREFIX[hash], createHash(hash).update(data).digest()]);
+  return Buffer.concat([DIGEST_INFO_PREFIX[hash], digest(hash, data)]);
 }
 
 /** 00 01 FF..FF 00 t, `k` bytes; t may be at most k - 11 bytes. */
@@ -71,7 +72,7 @@ export function mgf1(hash: HashAlg, seed: Buffer, length: number): Buffer {
   const c = Buffer.alloc(4);
   for (let i = 0, have = 0; have < length; i++) {
     c.writeUInt32BE(i);
-    const t = createHash(hash).update(seed).update(c).digest();
+    const t = digest(hash, seed, c);
     out.push(t);
     have += t.length;
   }
@@ -90,7 +91,7 @@ export function pssSaltLength(hash: HashAlg, saltLength: number | undefined, mod
 }
 
 function pssHash(hash: HashAlg, mHash: Buffer, salt: Buffer): Buffer {
-  return createHash(hash).update(Buffer.alloc(8)).update(mHash).update(salt).digest();
+  return digest(hash, Buffer.alloc(8), mHash, salt);
 }
 
 /**
@@ -103,7 +104,7 @@ export function encodePss(hash: HashAlg, data: Buffer, modBits: number, saltLeng
   const sLen = pssSaltLength(hash, saltLength, modBits);
   const emBits = modBits - 1;
   const emLen = Math.ceil(emBits / 8);
-  const mHash = createHash(hash).update(data).digest();
+  const mHash = digest(hash, data);
   const salt = sLen > 0 ? fill(Buffer.alloc(sLen)) : Buffer.alloc(0);
   const H = pssHash(hash, mHash, salt);
   const db = Buffer.alloc(emLen - h - 1);
@@ -138,7 +139,7 @@ export function verifyPss(hash: HashAlg, data: Buffer, block: Buffer, modBits: n
   for (let i = 0; i < psLen; i++) if (db[i] !== 0) return false;
   if (db[psLen] !== 1) return false;
   const salt = db.subarray(db.length - sLen);
-  const H2 = pssHash(hash, createHash(hash).update(data).digest(), salt);
+  const H2 = pssHash(hash, digest(hash, data), salt);
   return timingSafeEqual(H, H2);
 }
 

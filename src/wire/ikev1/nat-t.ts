@@ -11,8 +11,8 @@
  * with the negotiated Phase 1 hash, IP in network order (4 or 16 octets) and the UDP port
  * (2 octets, network order).
  */
-import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { digest } from '../../crypto/digest';
 import { HashAlg } from '../../crypto/types';
 import { IsakmpMessage } from './types';
 import { NotifyType } from './iana';
@@ -75,5 +75,5 @@ export function natDHash(hash: HashAlg, ckyI: Buffer, ckyR: Buffer, ip: string |
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new WireError(WireErr.VALUE, 'NAT_D', -1, `port ${port}`);
   const p = Buffer.alloc(2);
   p.writeUInt16BE(port);
-  return createHash(hash).update(ckyI).update(ckyR).update(addr).update(p).digest();
+  return digest(hash, ckyI, ckyR, addr, p);
 }
