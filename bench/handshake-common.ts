@@ -82,6 +82,23 @@ export function rssKb(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** How long the RSS figures wait for a process to settle (V8's memory reducer starts ~8 s after allocation slows). */
+export const RSS_SETTLE_MS = 10_000;
+
+/**
+ * The lowest RSS of `pid` over `ms` (sampled every 250 ms): what the process holds once the
+ * garbage of a burst is collected, taken the same way before and after a phase so that neither
+ * side of the difference carries uncollected garbage the other does not.
+ */
+export async function settledRssKb(pid: number, ms = RSS_SETTLE_MS): Promise<number> {
+  let low = rssKb(pid);
+  for (let t = 0; t < ms; t += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+    low = Math.min(low, rssKb(pid));
+  }
+  return low;
+}
+
 /** Busy CPU ms of the whole machine (all CPUs) from /proc/stat, to tell what others used. */
 export function machineBusyMs(): number {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -262,9 +279,8 @@ export interface PhaseHooks {
 export async function measurePhase(pidI: number, pidR: number, n: number, window: number,
   one: (i: number, lane: number) => Promise<void>, h: PhaseHooks): Promise<PhaseResult> {
   const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const rss0 = h.rss ? await settledRssKb(pidR) : undefined;
   await h.before?.();
-  // Let the previous phase's garbage go before the RSS baseline.
-  if (h.rss) await pause(500);
   const s0 = snapshot(pidI, pidR);
   let lastShown = 0;
   const d = await drive(n, window, one, (done) => {
@@ -279,10 +295,7 @@ export async function measurePhase(pidI: number, pidR: number, n: number, window
   const more = (await h.after?.()) ?? {};
   const sd = sides(s0, s1, d.completed);
   let rssPerSaKb: number | undefined;
-  if (h.rss && d.completed > 0) {
-    await pause(1500);
-    rssPerSaKb = (rssKb(pidR) - s0.rssR) / d.completed;
-  }
+  if (rss0 !== undefined && d.completed > 0) rssPerSaKb = ((await settledRssKb(pidR)) - rss0) / d.completed;
   const ikeSas = await h.responderIkeSas?.();
   const p = phaseFrom(d, n, window, { ...sd.initiator, ...more.initiator }, { ...sd.responder, ...more.responder }, sd.otherLoadMs, {
     ...(rssPerSaKb !== undefined ? { rssPerSaKb } : {}), ...(ikeSas !== undefined ? { responderIkeSas: ikeSas } : {}),
@@ -317,9 +330,7 @@ export async function measureSlices(pidI: number, pidR: number, n: number, windo
   one: (i: number, lane: number) => Promise<void>, h: PhaseHooks): Promise<PhaseResult> {
   const k = Math.max(1, Math.min(slices, n));
   if (k === 1) return measurePhase(pidI, pidR, n, window, one, h);
-  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-  if (h.rss) await pause(500);
-  const rss0 = rssKb(pidR);
+  const rss0 = h.rss ? await settledRssKb(pidR) : undefined;
   const parts: PhaseResult[] = [];
   for (let i = 0; i < k; i++) {
     const ni = Math.floor((n * (i + 1)) / k) - Math.floor((n * i) / k);
@@ -329,10 +340,7 @@ export async function measureSlices(pidI: number, pidR: number, n: number, windo
   }
   const completed = parts.reduce((a, p) => a + p.completed, 0);
   let rssPerSaKb: number | undefined;
-  if (h.rss && completed > 0) {
-    await pause(1500);
-    rssPerSaKb = (rssKb(pidR) - rss0) / completed;
-  }
+  if (rss0 !== undefined && completed > 0) rssPerSaKb = ((await settledRssKb(pidR)) - rss0) / completed;
   const side = (pick: (p: PhaseResult) => SideFigures): SideFigures => {
     const xs = parts.map(pick);
     const loop = xs.map((x) => x.eventLoopDelayP99Ms).filter((x): x is number => x !== undefined);
