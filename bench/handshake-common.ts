@@ -324,7 +324,8 @@ function addEvents(a?: Readonly<Record<string, number>>, b?: Readonly<Record<str
  * One measured phase as `slices` consecutive phases of about n/slices negotiations each (so
  * machine noise shows as spread rather than as one number): rate, CPU per negotiation, latency
  * and event-loop p99 are medians over the slices; counts, CPU totals and events are sums; the
- * RSS growth per SA is over the whole phase. slices = 1 is measurePhase.
+ * RSS growth per SA is over the whole phase. `one` sees indices 0..n-1 across all slices, as in
+ * one phase. slices = 1 is measurePhase.
  */
 export async function measureSlices(pidI: number, pidR: number, n: number, window: number, slices: number,
   one: (i: number, lane: number) => Promise<void>, h: PhaseHooks): Promise<PhaseResult> {
@@ -333,10 +334,13 @@ export async function measureSlices(pidI: number, pidR: number, n: number, windo
   const rss0 = h.rss ? await settledRssKb(pidR) : undefined;
   const parts: PhaseResult[] = [];
   for (let i = 0; i < k; i++) {
-    const ni = Math.floor((n * (i + 1)) / k) - Math.floor((n * i) / k);
+    const from = Math.floor((n * i) / k);
+    const ni = Math.floor((n * (i + 1)) / k) - from;
     const last = i === k - 1;
     const { rss: _rss, responderIkeSas, ...rest } = h;
-    parts.push(await measurePhase(pidI, pidR, ni, window, one, { ...rest, ...(last && responderIkeSas ? { responderIkeSas } : {}) }));
+    // Negotiation indices run on across slices (strongSwan's are connection names, b1..bN).
+    const shifted = (j: number, lane: number): Promise<void> => one(from + j, lane);
+    parts.push(await measurePhase(pidI, pidR, ni, window, shifted, { ...rest, ...(last && responderIkeSas ? { responderIkeSas } : {}) }));
   }
   const completed = parts.reduce((a, p) => a + p.completed, 0);
   let rssPerSaKb: number | undefined;

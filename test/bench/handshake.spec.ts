@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { parseHandshakeOptions, runHandshakeBench, type HandshakeReport } from '../../bench/handshake';
-import { parseProposal } from '../../bench/handshake-common';
+import { measureSlices, parseProposal } from '../../bench/handshake-common';
 import { decodeMessage, encodeMessage } from '../../bench/vici';
 
 describe('bench:handshake', function () {
@@ -88,6 +88,16 @@ describe('bench:handshake', function () {
     assert.equal(parseHandshakeOptions(['--cpus=1'], {}, '/tmp').cpus, 1);
     assert.throws(() => parseHandshakeOptions([`--cpus=${os.cpus().length + 1}`], {}, '/tmp'), /--cpus: this machine has/);
     assert.throws(() => parseHandshakeOptions(['--warmup=0'], {}, '/tmp'), /--warmup/);
+  });
+
+  it('measureSlices hands out indices 0..n-1 once across its slices (strongSwan names connections by them)', async () => {
+    const seen: number[] = [];
+    const p = await measureSlices(process.pid, process.pid, 10, 2, 3, async (i) => {
+      seen.push(i);
+    }, { name: 'spec' });
+    assert.deepEqual([...seen].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(p.slices?.map((x) => x.n), [3, 3, 4]);
+    assert.equal(p.completed, 10);
   });
 
   it('parses proposals and refuses unknown ones', () => {
