@@ -94,6 +94,21 @@ const SPEC: ScenarioSpec = {
   oakleyGlobals: 'retry_timer_init 0.5\nretry_timer_max 2\nretry_limit 20\nexpire_timer 180',
 };
 
+/**
+ * For a failed CHILD_SA count: strongSwan's IKE_SAs without an INSTALLED CHILD_SA (state of each
+ * child) and, for up to three of them, every charon log line of that IKE_SA -- the tail that
+ * s.logs() shows is mostly keep-alives by then.
+ */
+async function lackingChildren(s: RelayedScenario): Promise<string> {
+  const all = await s.charon!.listSas();
+  const lacking = all.filter((x) => !x.children.some((c) => c.state === 'INSTALLED'));
+  const log = s.charon!.log().split('\n');
+  const parts = [`strongSwan holds ${all.length} IKE_SAs; without an installed CHILD_SA: ${lacking.length}: ` +
+    lacking.map((x) => `#${x.uniqueId} ${x.state} ${x.initiatorSpi}:${x.responderSpi} children [${x.children.map((c) => c.state).join(',')}]`).join('; ')];
+  for (const x of lacking.slice(0, 3)) parts.push(`--- charon, IKE_SA #${x.uniqueId} ---`, ...log.filter((l) => l.includes(`|${x.uniqueId}>`)));
+  return parts.join('\n');
+}
+
 describe('interop with strongSwan through the impairment relay', function () {
   this.timeout(900_000);
   let s: RelayedScenario;
@@ -163,7 +178,7 @@ describe('interop with strongSwan through the impairment relay', function () {
       `sent, ${report.strongswan.retransmitsReceived} received`);
     assert.deepEqual(failed, [], `negotiations failed (strongSwan: ${JSON.stringify(report.strongswan)})${s.logs()}`);
     assert.equal(report.strongswan.destroyedConnecting, 0, 'strongSwan destroyed no half-open IKE_SA');
-    assert.equal(settled, true, `${String(settled)}${s.logs()}`);
+    assert.equal(settled, true, `${String(settled)}\n${settled === true ? '' : await lackingChildren(s)}${s.logs()}`);
 
     // Nothing half-open: every Oakley Phase 1 is established, strongSwan holds the same ones.
     const p1 = await s.oakley!.dumpP1();
