@@ -265,6 +265,8 @@ export interface PhaseHooks {
   readonly after?: () => Promise<{ initiator?: Partial<SideFigures>; responder?: Partial<SideFigures> }>;
   /** Measure the responder's RSS growth per SA (after a settling pause). */
   readonly rss?: boolean;
+  /** Called right after each settled RSS reading (with rss), e.g. to log what the memory is made of. */
+  readonly settled?: (when: 'before' | 'after', rssKb: number) => Promise<void>;
   /** IKE SAs the responder holds, asked after the phase. */
   readonly responderIkeSas?: () => Promise<number | undefined>;
   readonly log?: (line: string) => void;
@@ -280,6 +282,7 @@ export async function measurePhase(pidI: number, pidR: number, n: number, window
   one: (i: number, lane: number) => Promise<void>, h: PhaseHooks): Promise<PhaseResult> {
   const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   const rss0 = h.rss ? await settledRssKb(pidR) : undefined;
+  if (rss0 !== undefined) await h.settled?.('before', rss0);
   await h.before?.();
   const s0 = snapshot(pidI, pidR);
   let lastShown = 0;
@@ -295,7 +298,11 @@ export async function measurePhase(pidI: number, pidR: number, n: number, window
   const more = (await h.after?.()) ?? {};
   const sd = sides(s0, s1, d.completed);
   let rssPerSaKb: number | undefined;
-  if (rss0 !== undefined && d.completed > 0) rssPerSaKb = ((await settledRssKb(pidR)) - rss0) / d.completed;
+  if (rss0 !== undefined && d.completed > 0) {
+    const rss1 = await settledRssKb(pidR);
+    await h.settled?.('after', rss1);
+    rssPerSaKb = (rss1 - rss0) / d.completed;
+  }
   const ikeSas = await h.responderIkeSas?.();
   const p = phaseFrom(d, n, window, { ...sd.initiator, ...more.initiator }, { ...sd.responder, ...more.responder }, sd.otherLoadMs, {
     ...(rssPerSaKb !== undefined ? { rssPerSaKb } : {}), ...(ikeSas !== undefined ? { responderIkeSas: ikeSas } : {}),
@@ -332,19 +339,24 @@ export async function measureSlices(pidI: number, pidR: number, n: number, windo
   const k = Math.max(1, Math.min(slices, n));
   if (k === 1) return measurePhase(pidI, pidR, n, window, one, h);
   const rss0 = h.rss ? await settledRssKb(pidR) : undefined;
+  if (rss0 !== undefined) await h.settled?.('before', rss0);
   const parts: PhaseResult[] = [];
   for (let i = 0; i < k; i++) {
     const from = Math.floor((n * i) / k);
     const ni = Math.floor((n * (i + 1)) / k) - from;
     const last = i === k - 1;
-    const { rss: _rss, responderIkeSas, ...rest } = h;
+    const { rss: _rss, settled: _settled, responderIkeSas, ...rest } = h;
     // Negotiation indices run on across slices (strongSwan's are connection names, b1..bN).
     const shifted = (j: number, lane: number): Promise<void> => one(from + j, lane);
     parts.push(await measurePhase(pidI, pidR, ni, window, shifted, { ...rest, ...(last && responderIkeSas ? { responderIkeSas } : {}) }));
   }
   const completed = parts.reduce((a, p) => a + p.completed, 0);
   let rssPerSaKb: number | undefined;
-  if (rss0 !== undefined && completed > 0) rssPerSaKb = ((await settledRssKb(pidR)) - rss0) / completed;
+  if (rss0 !== undefined && completed > 0) {
+    const rss1 = await settledRssKb(pidR);
+    await h.settled?.('after', rss1);
+    rssPerSaKb = (rss1 - rss0) / completed;
+  }
   const side = (pick: (p: PhaseResult) => SideFigures): SideFigures => {
     const xs = parts.map(pick);
     const loop = xs.map((x) => x.eventLoopDelayP99Ms).filter((x): x is number => x !== undefined);

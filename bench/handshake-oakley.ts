@@ -161,6 +161,36 @@ const loopFigures = (m: Map<string, number>): Pick<SideFigures, 'eventLoopDelayP
   return { ...(p99 !== undefined ? { eventLoopDelayP99Ms: p99 * 1000 } : {}), ...(max !== undefined ? { eventLoopDelayMaxMs: max * 1000 } : {}) };
 };
 
+/** The responder's memory at a settled point: RSS (lowest over the settling pause) and its parts at the end of it. */
+export interface MemoryBreakdown {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly oldSpaceUsed: number;
+  readonly arrayBuffers: number;
+  readonly external: number;
+}
+
+function memoryOf(m: Map<string, number>, rssKb: number): MemoryBreakdown {
+  const g = (k: string): number => m.get(k) ?? NaN;
+  return {
+    rss: rssKb * 1024, heapUsed: g('oakley_memory_bytes{kind="heap_used"}'), heapTotal: g('oakley_memory_bytes{kind="heap_total"}'),
+    oldSpaceUsed: g('oakley_heap_space_bytes{space="old_space",stat="used"}'), arrayBuffers: g('oakley_memory_bytes{kind="array_buffers"}'),
+    external: g('oakley_memory_bytes{kind="external"}'),
+  };
+}
+
+function perSa(a: MemoryBreakdown, b: MemoryBreakdown, n: number): MemoryBreakdown {
+  const d = (k: keyof MemoryBreakdown): number => (b[k] - a[k]) / n;
+  return { rss: d('rss'), heapUsed: d('heapUsed'), heapTotal: d('heapTotal'), oldSpaceUsed: d('oldSpaceUsed'), arrayBuffers: d('arrayBuffers'), external: d('external') };
+}
+
+function showMemory(m: MemoryBreakdown, unit: 'MiB' | 'B' = 'MiB'): string {
+  const f = (x: number): string => (unit === 'MiB' ? `${(x / 1048576).toFixed(1)} MiB` : `${Math.round(x)} B`);
+  return `rss ${f(m.rss)}, V8 heap ${f(m.heapUsed)} used of ${f(m.heapTotal)} (old space ${f(m.oldSpaceUsed)} used), ` +
+    `array buffers ${f(m.arrayBuffers)}, external ${f(m.external)}`;
+}
+
 /** oakley_events_total counters that changed between two scrapes, by counter name. */
 function eventsMoved(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -263,7 +293,16 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
       },
     };
     const window1 = o.n1 > 0 ? await measurePhase(pidA, pidB, o.n1, 1, one, hooks) : undefined;
-    const full = await measureSlices(pidA, pidB, o.n, o.window, o.slices, one, { ...hooks, rss: true, responderIkeSas: ikeSasOfB });
+    // What the responder's settled RSS is made of (V8 heap spaces, buffers), before and after.
+    const memory: Record<string, MemoryBreakdown> = {};
+    const settled = async (when: 'before' | 'after', rssKb: number): Promise<void> => {
+      memory[when] = memoryOf(await scrape(metricsB), rssKb);
+      o.log(`oakley: responder memory ${when}: ${showMemory(memory[when]!)}`);
+    };
+    const full = await measureSlices(pidA, pidB, o.n, o.window, o.slices, one, { ...hooks, rss: true, settled, responderIkeSas: ikeSasOfB });
+    if (memory['before'] && memory['after'] && full.completed > 0) {
+      o.log(`oakley: responder memory per SA: ${showMemory(perSa(memory['before'], memory['after'], full.completed), 'B')}`);
+    }
     const scaling = o.scaling ? await measureScaling(pidA, pidB, o.scaling.pairs, o.scaling.n, o.window, one, hooks, o.log) : undefined;
     if (scaling && o.cpus !== undefined) for (const pid of [pidA, pidB]) pinToCpus(pid, o.cpus);
     result = { status: 'ok', window: full, ...(window1 ? { window1 } : {}), ...(scaling ? { scaling } : {}) };

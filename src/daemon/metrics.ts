@@ -16,6 +16,10 @@
  *                                                      5 ms on an idle loop; the 5 ms are taken off,
  *                                                      as @fastify/under-pressure does)
  *   oakley_event_loop_delay_samples                    how many samples that interval holds
+ *   oakley_memory_bytes{kind="rss|heap_total|heap_used|external|array_buffers"}  process.memoryUsage()
+ *   oakley_heap_space_bytes{space="new_space|old_space|...",stat="size|used|available"}  V8 heap spaces
+ *                                                      (what resident memory is made of: live JS
+ *                                                      objects, garbage not yet collected, buffers)
  *
  * The event-loop monitor runs only while the endpoint does (it is the daemon's optional internal
  * monitor). Its histogram is reset at every scrape, so a scrape before and one after a load
@@ -31,6 +35,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import v8 from 'node:v8';
 
 import { Counter, Gauge, Registry } from 'prom-client';
 
@@ -62,13 +67,13 @@ export interface MetricsEndpoint {
   close(): Promise<void>;
 }
 
-/** Phase 1 SAs in the engine by role, IPsec SAs in the kernel by direction. */
-export function saCounts(engine: Pick<Ikev1Engine, 'phase1Sas'>, kernel: Pick<MemoryKernel, 'dump'>): SaCounts {
-  const p1 = { initiator: 0, responder: 0 };
-  for (const c of engine.phase1Sas()) p1[c.sa.role]++;
-  const p2 = { inbound: 0, outbound: 0 };
-  for (const d of kernel.dump()) if (d.direction === 'inbound' || d.direction === 'outbound') p2[d.direction]++;
-  return { p1, p2 };
+/**
+ * Phase 1 SAs in the engine by role, IPsec SAs in the kernel by direction: counted in place, as a
+ * scrape must not allocate per SA (it once dumped every kernel SA twice per scrape, and at 24,000
+ * SAs that garbage reached the old generation).
+ */
+export function saCounts(engine: Pick<Ikev1Engine, 'phase1CountsByRole'>, kernel: Pick<MemoryKernel, 'countByDirection'>): SaCounts {
+  return { p1: engine.phase1CountsByRole(), p2: kernel.countByDirection() };
 }
 
 const isGauge = (name: string): boolean => name.endsWith('.current');
@@ -144,6 +149,25 @@ export function metricsRegistry(counters: Counters, saCounts: () => SaCounts, lo
     collect() {
       const { p2 } = saCounts();
       for (const direction of ['inbound', 'outbound'] as const) this.set({ direction }, p2[direction]);
+    },
+  });
+  new Gauge({
+    name: 'oakley_memory_bytes', help: 'Process memory (process.memoryUsage): rss, V8 heap total and used, external, array buffers',
+    labelNames: ['kind'], registers: [registry],
+    collect() {
+      const m = process.memoryUsage();
+      const kinds = { rss: m.rss, heap_total: m.heapTotal, heap_used: m.heapUsed, external: m.external, array_buffers: m.arrayBuffers };
+      for (const [kind, v] of Object.entries(kinds)) this.set({ kind }, v);
+    },
+  });
+  new Gauge({
+    name: 'oakley_heap_space_bytes', help: 'V8 heap spaces: committed size, used, available', labelNames: ['space', 'stat'], registers: [registry],
+    collect() {
+      for (const s of v8.getHeapSpaceStatistics()) {
+        this.set({ space: s.space_name, stat: 'size' }, s.space_size);
+        this.set({ space: s.space_name, stat: 'used' }, s.space_used_size);
+        this.set({ space: s.space_name, stat: 'available' }, s.space_available_size);
+      }
     },
   });
   return registry;

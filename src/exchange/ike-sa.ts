@@ -31,7 +31,7 @@ import { keymat, nullLogger, type Logger } from '../util/log';
 import { isOpaqueSecret, type SharedSecret } from '../crypto/types';
 import type { Endpoint } from '../net/transport';
 import type { P1Negotiated } from './ikev1/proposals';
-import { ownedCopy } from '../util/buffers';
+import { ownedCopy, scratchCopy } from '../util/buffers';
 import { sameBytes } from '../util/constant-time';
 
 export const IkeSaState = {
@@ -152,7 +152,13 @@ export class IkeSaKeys {
   }
 
   set iv(b: Buffer | undefined) {
-    this.ivValue = b && ownedCopy(b);
+    // Each Phase 1 message replaces it: scratch until the negotiation ends (settle()).
+    this.ivValue = b && scratchCopy(b);
+  }
+
+  /** Phase 1 is over: the last IV (the base of every Phase 2 IV) moves to long-lived memory. */
+  settle(): void {
+    if (this.ivValue) this.ivValue = ownedCopy(this.ivValue);
   }
 
   /** The initial Phase 1 IV, hash(g^xi | g^xr) truncated (RFC 2409 Appendix B), kept for keymat dumps. */
@@ -239,6 +245,16 @@ export interface IkeSaStats {
  * One IKEv1 Phase 1 SA. Not thread-safe by design: the SA manager serialises work on it (STYLE A.3,
  * checked-out SAs).
  */
+/** A named SA timer (setTimer). */
+interface NamedTimer {
+  readonly name: string;
+  readonly handle: TimerHandle;
+}
+
+const NO_IDS: readonly number[] = [];
+/** Message IDs kept in an array up to this many (a linear search); a Set beyond. */
+const FEW_IDS = 8;
+
 export class IkeSa {
   readonly role: IkeRole;
   readonly local: Endpoint;
@@ -267,8 +283,11 @@ export class IkeSa {
   /** Peer advertised DPD (RFC 3706 VID). */
   peerDpd = false;
 
-  /** Message IDs in use or used on this SA by Quick Mode / Informational exchanges (RFC 2408 §3.1). */
-  private readonly messageIds = new Set<number>();
+  /**
+   * Message IDs in use or used on this SA by Quick Mode / Informational exchanges (RFC 2408 §3.1):
+   * an exact-size array while there are few (most SAs see one or two), a Set beyond that.
+   */
+  private messageIds: readonly number[] | Set<number> = NO_IDS;
 
   /** Last datagram sent (for retransmission) and last received (for duplicate detection). */
 
@@ -278,11 +297,12 @@ export class IkeSa {
   establishedAt?: number;
 
   private stateValue: IkeSaState = IkeSaState.CREATED;
-  private readonly historyList: StateChange[] = [];
+  // Exact-size arrays, replaced rather than pushed to (a pushed-to array reserves 17 slots).
+  private historyList: readonly StateChange[] = [];
   private failure?: StateReason;
   private closeReasonValue?: StateReason;
-  private readonly timers = new Map<string, TimerHandle>();
-  private readonly listeners: StateListener[] = [];
+  private timers: readonly NamedTimer[] = [];
+  private listeners: readonly StateListener[] = [];
 
   constructor(opts: IkeSaOptions) {
     if (opts.icookie.length !== 8) throw new OakleyError('IKE_ERR_BAD_ARGUMENT', `icookie must be 8 octets, got ${opts.icookie.length}`);
@@ -292,7 +312,7 @@ export class IkeSa {
     this.peer = opts.peer;
     this.clock = opts.clock;
     this.icookie = ownedCopy(opts.icookie);
-    this.rcookieValue = ownedCopy(opts.rcookie ?? ZERO_COOKIE);
+    this.rcookieValue = opts.rcookie ? ownedCopy(opts.rcookie) : scratchCopy(ZERO_COOKIE);
     this.mode = opts.mode ?? 'main';
     this.ruleLabel = opts.ruleLabel;
     this.serial = opts.serial ?? 0;
@@ -343,10 +363,9 @@ export class IkeSa {
   }
 
   onStateChange(l: StateListener): () => void {
-    this.listeners.push(l);
+    this.listeners = [...this.listeners, l];
     return () => {
-      const i = this.listeners.indexOf(l);
-      if (i >= 0) this.listeners.splice(i, 1);
+      this.listeners = this.listeners.filter((x) => x !== l);
     };
   }
 
@@ -371,7 +390,7 @@ export class IkeSa {
     }
     this.stateValue = next;
     const change: StateChange = { from, to: next, reason: r, at: this.clock.now() };
-    this.historyList.push(change);
+    this.historyList = [...this.historyList, change];
     (r.quiet ? this.log.debug : this.log.info).call(this.log, `${from} -> ${next} (${r.text})`, r.code ? { code: r.code } : undefined);
 
     const c = this.counters;
@@ -396,7 +415,8 @@ export class IkeSa {
       this.clearAllTimers();
       this.keys.wipe();
     }
-    for (const l of [...this.listeners]) l(change, this);
+    // A listener that (un)registers replaces the array; this loop goes on over the old one.
+    for (const l of this.listeners) l(change, this);
   }
 
   // --- timers -----------------------------------------------------------------------------------
@@ -408,28 +428,31 @@ export class IkeSa {
   setTimer(name: string, ms: number, fn: () => void): void {
     if (this.stateValue === IkeSaState.DESTROYED) throw new OakleyError(SaErr.SA_DESTROYED, `IKE SA ${this.serial}: timer ${name} on a destroyed SA`);
     this.clearTimer(name);
-    const h = this.clock.schedule(ms, () => {
-      this.timers.delete(name);
-      fn();
-    });
-    this.timers.set(name, h);
+    const t: NamedTimer = {
+      name,
+      handle: this.clock.schedule(ms, () => {
+        this.timers = this.timers.filter((x) => x !== t);
+        fn();
+      }),
+    };
+    this.timers = [...this.timers, t];
   }
 
   clearTimer(name: string): void {
-    const h = this.timers.get(name);
-    if (h) {
-      this.clock.cancel(h);
-      this.timers.delete(name);
+    const t = this.timers.find((x) => x.name === name);
+    if (t) {
+      this.clock.cancel(t.handle);
+      this.timers = this.timers.filter((x) => x !== t);
     }
   }
 
   hasTimer(name: string): boolean {
-    return this.timers.has(name);
+    return this.timers.some((x) => x.name === name);
   }
 
   clearAllTimers(): void {
-    for (const h of this.timers.values()) this.clock.cancel(h);
-    this.timers.clear();
+    for (const t of this.timers) this.clock.cancel(t.handle);
+    this.timers = [];
   }
 
   // --- message IDs (Quick Mode / Informational) ------------------------------------------------
@@ -443,8 +466,8 @@ export class IkeSa {
   allocateMessageId(random32: () => number): number {
     for (let i = 0; i < 64; i++) {
       const id = random32() >>> 0;
-      if (id !== 0 && !this.messageIds.has(id)) {
-        this.messageIds.add(id);
+      if (id !== 0 && !this.hasMessageId(id)) {
+        this.addMessageId(id);
         return id;
       }
     }
@@ -456,17 +479,26 @@ export class IkeSa {
    * retransmission or replay: the caller consults the duplicate cache) or is 0
    */
   registerPeerMessageId(id: number): boolean {
-    if (id === 0 || this.messageIds.has(id)) return false;
-    this.messageIds.add(id);
+    if (id === 0 || this.hasMessageId(id)) return false;
+    this.addMessageId(id);
     return true;
   }
 
   hasMessageId(id: number): boolean {
-    return this.messageIds.has(id);
+    const ids = this.messageIds;
+    return Array.isArray(ids) ? ids.includes(id) : (ids as Set<number>).has(id);
   }
 
   /** Number of message IDs seen on this SA. */
   get messageIdCount(): number {
-    return this.messageIds.size;
+    const ids = this.messageIds;
+    return Array.isArray(ids) ? ids.length : (ids as Set<number>).size;
+  }
+
+  private addMessageId(id: number): void {
+    const ids = this.messageIds;
+    if (!Array.isArray(ids)) (ids as Set<number>).add(id);
+    else if (ids.length < FEW_IDS) this.messageIds = [...ids, id];
+    else this.messageIds = new Set([...ids, id]);
   }
 }

@@ -22,7 +22,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 
 import type { Clock, TimerHandle } from '../util/clock';
-import { ownedBuffer, ownedCopy } from '../util/buffers';
+import { ownedCopy, scratchBuffer, scratchCopy } from '../util/buffers';
 import { Counters } from '../util/counters';
 
 /** Solaris defaults: retry_timer_init 0.5 s, retry_timer_max 30 s, retry_limit 5, expire_timer 300 s. */
@@ -157,6 +157,8 @@ interface CacheEntry {
   readonly blob: Buffer;
   /** End offsets of the responses in `blob`; undefined while the request is in progress. */
   ends: number[] | undefined;
+  /** The exchange it belongs to (Quick Mode: the message ID), for {@link ResponseCache.finish}. */
+  readonly tag: number;
 }
 
 const DIGEST_OCTETS = 32;
@@ -190,28 +192,38 @@ export class ResponseCache {
   }
 
   /** Marks a request as being processed (a retransmission of it is then 'busy'). */
-  begin(request: Buffer): void {
+  begin(request: Buffer, tag = 0): void {
     this.forget(request);
-    this.push({ blob: ownedCopy(this.digest(request)), ends: undefined });
+    this.push({ blob: scratchCopy(this.digest(request)), ends: undefined, tag });
   }
 
   /**
    * Stores the response(s) sent for `request` (begun or not). An empty list means "answered with
    * silence": the duplicate is dropped without an answer.
    */
-  answer(request: Buffer, responses: readonly Buffer[]): void {
+  answer(request: Buffer, responses: readonly Buffer[], tag = 0): void {
     const digest = this.digest(request);
-    const blob = ownedBuffer(DIGEST_OCTETS + responses.reduce((n, r) => n + r.length, 0));
+    const blob = scratchBuffer(DIGEST_OCTETS + responses.reduce((n, r) => n + r.length, 0));
     digest.copy(blob);
-    const ends: number[] = [];
     let at = DIGEST_OCTETS;
-    for (const r of responses) {
-      at += r.copy(blob, at);
-      ends.push(at);
-    }
+    // map, not push: an exact-size array (a pushed one reserves 17 slots, 152 octets, per entry).
+    const ends = responses.map((r) => (at += r.copy(blob, at)));
     const i = this.entries.findIndex((x) => sameDatagram(x.blob.subarray(0, DIGEST_OCTETS), digest));
-    if (i >= 0) this.entries[i] = { blob, ends };
-    else this.push({ blob, ends });
+    if (i >= 0) this.entries[i] = { blob, ends, tag };
+    else this.push({ blob, ends, tag });
+  }
+
+  /**
+   * An exchange is over: forgets its requests but `last` (the final request, kept only when it
+   * was answered: the peer may not have the answer and ask again). A late copy of an earlier
+   * request then has no entry, and the caller drops it as an exchange it has finished (Quick
+   * Mode: a used message ID). This is what keeps an established SA from holding the Quick Mode
+   * responses (g^y and all, ~500 octets) for its lifetime.
+   */
+  finish(tag: number, last?: Buffer): void {
+    const keep = last && this.find(last);
+    const kept = keep?.ends?.length ? settled(keep) : undefined;
+    this.entries = this.entries.filter((x) => x.tag !== tag).concat(kept ?? []);
   }
 
   /** Forgets a request (processing failed and a retransmission should be tried afresh). */
@@ -224,9 +236,13 @@ export class ResponseCache {
     this.entries = [];
   }
 
-  /** Forgets all but the newest request (an established Phase 1 answers only its last one again). */
+  /**
+   * Forgets all but the newest request, and that one too when it was answered with silence (an
+   * established Phase 1 answers only its last request again, and drops late messages itself).
+   */
   keepLast(): void {
-    this.entries = this.entries.slice(-1);
+    const last = this.entries.at(-1);
+    this.entries = last?.ends?.length ? [settled(last)] : [];
   }
 
   private find(datagram: Buffer): CacheEntry | undefined {
@@ -264,6 +280,11 @@ function digestOf(request: Buffer): Buffer {
     lastLength = request.length;
   }
   return lastDigest;
+}
+
+/** An entry that outlives its exchange, moved from scratch into long-lived memory. */
+function settled(e: CacheEntry): CacheEntry {
+  return { blob: ownedCopy(e.blob), ends: e.ends, tag: e.tag };
 }
 
 function responsesOf(e: CacheEntry): Buffer[] {

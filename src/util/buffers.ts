@@ -5,8 +5,31 @@ const SLAB_OCTETS = 4096;
 /** Copies at least this long get memory of their own (a slab would mostly hold one of them). */
 const OWN_ALLOCATION_OCTETS = 512;
 
-let slab = new ArrayBuffer(0);
-let slabUsed = 0;
+/** Slabs that small copies are carved from, 8-octet aligned; a slab is freed when all its copies are. */
+class SlabArena {
+  private slab = new ArrayBuffer(0);
+  private used = 0;
+
+  alloc(n: number): Buffer {
+    if (n >= OWN_ALLOCATION_OCTETS) return Buffer.allocUnsafeSlow(n);
+    if (this.used + n > this.slab.byteLength) {
+      this.slab = new ArrayBuffer(SLAB_OCTETS);
+      this.used = 0;
+    }
+    const out = Buffer.from(this.slab, this.used, n);
+    this.used += (n + 7) & ~7;
+    return out;
+  }
+
+  copy(b: Uint8Array): Buffer {
+    const out = this.alloc(b.length);
+    out.set(b);
+    return out;
+  }
+}
+
+const LONG_LIVED = new SlabArena();
+const SCRATCH = new SlabArena();
 
 /**
  * A copy of `b` outside Node's 8 KiB Buffer pool, for bytes that live as long as an SA (cached
@@ -20,19 +43,26 @@ let slabUsed = 0;
  * datagrams with a KE payload) get exact-size memory of their own.
  */
 export function ownedCopy(b: Uint8Array): Buffer {
-  const out = ownedBuffer(b.length);
-  out.set(b);
-  return out;
+  return LONG_LIVED.copy(b);
 }
 
 /** Uninitialised long-lived memory of `n` octets, as {@link ownedCopy} places it. */
 export function ownedBuffer(n: number): Buffer {
-  if (n >= OWN_ALLOCATION_OCTETS) return Buffer.allocUnsafeSlow(n);
-  if (slabUsed + n > slab.byteLength) {
-    slab = new ArrayBuffer(SLAB_OCTETS);
-    slabUsed = 0;
-  }
-  const out = Buffer.from(slab, slabUsed, n);
-  slabUsed += (n + 7) & ~7;
-  return out;
+  return LONG_LIVED.alloc(n);
+}
+
+/**
+ * A copy for bytes that live for one negotiation (the Phase 1 IV of each message, cached
+ * requests and answers while an exchange runs): carved like {@link ownedCopy} but from slabs of
+ * their own. Mixed into the long-lived slabs, the dead ones left ~800 octets of holes per SA that
+ * its keys kept resident; these slabs die with the negotiations that filled them. What outlives
+ * the negotiation is moved to {@link ownedCopy} when it ends.
+ */
+export function scratchCopy(b: Uint8Array): Buffer {
+  return SCRATCH.copy(b);
+}
+
+/** Uninitialised per-negotiation memory of `n` octets, as {@link scratchCopy} places it. */
+export function scratchBuffer(n: number): Buffer {
+  return SCRATCH.alloc(n);
 }

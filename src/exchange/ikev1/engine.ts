@@ -149,6 +149,13 @@ export class Ikev1Engine implements Phase1Services {
     return [...this.sas.values()];
   }
 
+  /** Phase 1 SAs held (any state) by local role, counted without copying. */
+  phase1CountsByRole(): { initiator: number; responder: number } {
+    const n = { initiator: 0, responder: 0 };
+    for (const c of this.sas.values()) n[c.sa.role]++;
+    return n;
+  }
+
   /** How many Phase 1 SAs the engine holds (any state). */
   get phase1Count(): number {
     return this.sas.size;

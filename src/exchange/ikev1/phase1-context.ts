@@ -97,5 +97,14 @@ export class Phase1Context {
     this.peerCerts = [];
     this.responses.keepLast();
     this.sa.keys.forgetSharedSecret();
+    this.sa.keys.settle();
+  }
+
+  /**
+   * The peer sent an authenticated message under the finished Phase 1 SA, so it has our last
+   * Phase 1 message (MM6, AM3's answer) and will not ask for it again: the stored copy goes.
+   */
+  phase1Confirmed(): void {
+    if (this.step === 'DONE' && this.responses.size > 0) this.responses.clear();
   }
 }

@@ -599,15 +599,15 @@ async function handle(engine: Ikev1Engine, ctx: Phase1Context, isakmp: Buffer, h
   sa.keys.phase2Iv.set(mid, d.nextIv);
   ex.busy = true;
   ex.sent = [];
-  st.cache.begin(isakmp);
+  st.cache.begin(isakmp, mid);
   try {
     checkPayloadSet(row, d.msg.payloads, row.story);
     const next = await row.handler(engine, ctx, ex, d.msg);
     ex.step = next ?? row.to;
-    st.cache.answer(isakmp, ex.sent);
+    st.cache.answer(isakmp, ex.sent, mid);
     engine.log.cat('phase2').debug(`SA ${sa.cookieString()} QM ${mid.toString(16)}: ${row.story}`);
   } catch (e) {
-    st.cache.answer(isakmp, []);
+    st.cache.answer(isakmp, [], mid);
     failExchange(engine, ctx, ex, e as Error);
   } finally {
     ex.busy = false;
@@ -615,7 +615,12 @@ async function handle(engine: Ikev1Engine, ctx: Phase1Context, isakmp: Buffer, h
   if (ex.step === 'DONE') {
     st.exchanges.delete(mid);
     sa.keys.phase2Iv.delete(mid);
+    // Only an answered last message can come again (QM2 resent to a responder whose QM3 was
+    // lost, QM3 to one that committed); anything else of this message ID is now stale.
+    st.cache.finish(mid, isakmp);
   }
+  // The peer protected this message with the Phase 1 keys: it has our last Phase 1 message.
+  ctx.phase1Confirmed();
 }
 
 /** The Quick Mode exchange module (exchange type 32) for the engine. */

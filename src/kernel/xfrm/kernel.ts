@@ -30,7 +30,7 @@ import type { Clock } from '../../util/clock';
 import { Counters } from '../../util/counters';
 import { OakleyError } from '../../util/errors';
 import { nullLogger, type Logger } from '../../util/log';
-import type { MemorySaDump } from '../memory';
+import { countByDirection, type MemorySaDump } from '../memory';
 import {
   KernelErr, type GetSpiRequest, type IpsecPolicy, type IpsecSaInfo, type IpsecSaSpec, type KernelEvents, type KernelFeatures,
   type KernelIpsec, type SaKey, type SaLifetimes,
@@ -231,6 +231,11 @@ export class XfrmKernel implements KernelIpsec {
   }
 
   /** SAs Oakley created, for `ikeadm dump p2` (never key bytes). */
+  /** SAs by direction, counted in place (the metrics scrape; see MemoryKernel.countByDirection). */
+  countByDirection(): { inbound: number; outbound: number } {
+    return countByDirection(this.sas.values());
+  }
+
   dump(): MemorySaDump[] {
     const now = this.clock.now();
     const remaining = (secs: number, e: Entry) =>

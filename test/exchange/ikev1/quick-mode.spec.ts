@@ -13,11 +13,12 @@
 import assert from 'node:assert/strict';
 
 import type { CryptoPath } from '../../../src/crypto/types';
-import type { ChildSaPair } from '../../../src/exchange/ikev1/phase2-state';
+import { ctxPhase2, type ChildSaPair } from '../../../src/exchange/ikev1/phase2-state';
 import type { P1Transform, P2Policy } from '../../../src/exchange/ikev1/proposals';
 import { NotifyType } from '../../../src/wire/ikev1/iana';
+import { ExchangeType } from '../../../src/wire/ikev1/types';
 import { A, B, makeBed, pskCredentials, type Bed } from './harness';
-import { bPairs, p2, qmRule, quickModePackets, responderCtx, rewriteFirstMessage, waitFor } from './phase2-helpers';
+import { bPairs, isExchange, p2, qmRule, quickModePackets, responderCtx, rewriteFirstMessage, sleep, waitFor } from './phase2-helpers';
 
 const PSK_A = pskCredentials({ [B.address]: 'qm secret' });
 const PSK_B = pskCredentials({ [A.address]: 'qm secret' });
@@ -289,29 +290,44 @@ describe('IKEv1 Quick Mode', function () {
       await waitForBPair(bed);
       assertMirrored(pair, mirror(bed, pair));
       assert.equal(bed.b.counters.get('p2.responder.attempts'), 1);
+      // What B keeps per SA: neither the Quick Mode messages nor MM6 (A used the SA, so it has MM6).
+      const bCtx = await responderCtx(bed);
+      assert.equal(ctxPhase2(bed.b.engine, bCtx).cache.size, 0);
+      assert.equal(bCtx.responses.size, 0);
     } finally {
       await bed.close();
     }
   });
 
-  it('a replayed QM1 is answered from the cache without new SAs', async () => {
+  it('a replayed QM1 is answered from the cache while QM3 is outstanding; once B is done, late copies are stale', async () => {
     const bed = await makeBed({ rulesA: [qmRule('to-b', p2({ pfsGroup: 14 }))], rulesB: [qmRule('from-a', p2({ pfsGroup: 14 }))], credsA: PSK_A, credsB: PSK_B });
     try {
       const ctx = await establish(bed);
+      let fromA = 0;
+      bed.net.dropIf((p) => p.from.address === A.address && isExchange(p, ExchangeType.QUICK_MODE) && ++fromA === 2, 1); // QM3, once
       await bed.a.engine.quickMode(ctx);
-      await waitForBPair(bed);
-      const qm1 = quickModePackets(bed)[0].data;
-      const before = bed.net.log.length;
+      const [qm1, qm3] = quickModePackets(bed).map((p) => p.data);
+      assert.ok(qm1 && qm3, 'A sent QM1 and QM3');
       bed.b.engine.receive({ data: qm1, from: A, to: B });
-      await waitFor(() => bed.a.counters.get('rx.qm_retransmission') === 1, 'A to see QM2 again');
-      // A's answer (QM3 again) may already have reached B here, so B has counted 1 or 2.
-      assert.ok(bed.b.counters.get('rx.qm_retransmission') >= 1);
+      // B resends QM2 from its cache, A answers with QM3 again from its own, B installs.
+      await waitFor(() => bed.b.counters.get('rx.qm_retransmission') >= 1 && bed.a.counters.get('rx.qm_retransmission') >= 1, 'QM2 and QM3 resent from the caches');
+      await waitForBPair(bed);
       assert.equal(bed.b.counters.get('p2.responder.attempts'), 1);
-      await waitFor(() => bed.b.counters.get('rx.qm_retransmission') === 2, 'B to drop the resent QM3');
+      // Done: B forgot the exchange's messages (no g^y kept per SA), a late QM1 or QM3 is stale and unanswered.
+      const before = bed.net.log.length;
+      const stale = bed.b.counters.get('rx.qm_stale_message_id');
+      bed.b.engine.receive({ data: qm1, from: A, to: B });
+      bed.b.engine.receive({ data: qm3, from: A, to: B });
+      await waitFor(() => bed.b.counters.get('rx.qm_stale_message_id') === stale + 2, 'B to drop both as stale');
+      await sleep(50);
+      assert.equal(bed.net.log.length - before, 0);
       assert.equal(bed.b.kernel.size, 2);
       assert.equal(bed.a.kernel.size, 2);
-      // B resent QM2, A resent QM3, B dropped that silently (already answered).
-      assert.equal(bed.net.log.length - before, 2);
+      assert.equal(bed.b.counters.get('p2.responder.attempts'), 1);
+      // What B keeps per SA: neither the Quick Mode messages nor MM6 (A used the SA, so it has MM6).
+      const bCtx = await responderCtx(bed);
+      assert.equal(ctxPhase2(bed.b.engine, bCtx).cache.size, 0);
+      assert.equal(bCtx.responses.size, 0);
     } finally {
       await bed.close();
     }

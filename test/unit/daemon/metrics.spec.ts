@@ -57,6 +57,18 @@ describe('metrics endpoint', () => {
     assert.match(again.body, /^oakley_current\{counter="p1\.initiator\.current"\} 0$/m);
   });
 
+  it('exports process memory and V8 heap spaces, read at scrape time', async () => {
+    const before = await get(m.port, '/metrics');
+    const rss = (body: string): number => Number(/^oakley_memory_bytes\{kind="rss"\} (\d+)$/m.exec(body)?.[1]);
+    const held = Buffer.alloc(64 << 20, 1); // touched: 64 MiB more resident
+    const after = await get(m.port, '/metrics');
+    assert.ok(rss(after.body) - rss(before.body) >= 48 << 20, `rss ${rss(before.body)} -> ${rss(after.body)}`);
+    assert.match(after.body, /^oakley_memory_bytes\{kind="array_buffers"\} \d+$/m);
+    assert.match(after.body, /^oakley_heap_space_bytes\{space="old_space",stat="used"\} [1-9]\d*$/m);
+    assert.match(after.body, /^oakley_heap_space_bytes\{space="new_space",stat="size"\} [1-9]\d*$/m);
+    assert.equal(held[held.length - 1], 1);
+  });
+
   it('exports the IFMA batch queues as modexp.batch.* events (native path, AVX-512 IFMA CPUs)', async function () {
     const backend = createNativeBackend();
     if (!backend || modpContext(modp(14)).batchKernel !== 'ifma') this.skip();

@@ -123,6 +123,19 @@ describe('IkeSa data', () => {
     assert.throws(() => sa.allocateMessageId(() => stuck[0]), (e: unknown) => OakleyError.is(e, SaErr.MESSAGE_ID_EXHAUSTED));
   });
 
+  it('remembers message IDs the same way below and above the array-to-Set switch (8)', () => {
+    const { sa } = newSa();
+    for (let id = 1; id <= 20; id++) {
+      assert.equal(sa.registerPeerMessageId(id * 1000), true, `first ${id}`);
+      for (let old = 1; old <= id; old++) assert.equal(sa.registerPeerMessageId(old * 1000), false, `again ${old} after ${id}`);
+      assert.equal(sa.messageIdCount, id);
+      assert.equal(sa.hasMessageId(id * 1000 + 1), false);
+    }
+    assert.throws(() => sa.allocateMessageId(() => 5000), (e: unknown) => OakleyError.is(e, SaErr.MESSAGE_ID_EXHAUSTED)); // taken
+    assert.equal(sa.allocateMessageId(() => 5001), 5001);
+    assert.equal(sa.hasMessageId(5001), true);
+  });
+
   it('sets the responder cookie once and describes keys redacted', () => {
     const { sa } = newSa();
     assert.equal(sa.cookieString(), '0102030405060708:0000000000000000');

@@ -69,6 +69,36 @@ describe('ResponseCache', () => {
     assert.equal(c.check(Buffer.from('c')).kind, 'new');
     assert.equal(sameDatagram(Buffer.from('x'), Buffer.from('xy')), false);
   });
+
+  it('finish(tag, last) forgets an exchange\'s requests but an answered last one; other tags stay', () => {
+    const c = new ResponseCache(8);
+    c.answer(Buffer.from('qm1'), [Buffer.from('qm2')], 7);
+    c.answer(Buffer.from('other'), [Buffer.from('x')], 9);
+    c.answer(Buffer.from('qm3'), [], 7);
+    c.finish(7, Buffer.from('qm3')); // QM3 answered with silence: nothing of 7 remains
+    assert.equal(c.check(Buffer.from('qm1')).kind, 'new');
+    assert.equal(c.check(Buffer.from('qm3')).kind, 'new');
+    assert.equal(c.check(Buffer.from('other')).kind, 'replay');
+    c.answer(Buffer.from('qm2'), [Buffer.from('qm3')], 8);
+    c.answer(Buffer.from('qm1b'), [Buffer.from('qm2b')], 8);
+    c.finish(8, Buffer.from('qm1b')); // an answered last request stays for a retransmission of it
+    assert.equal(c.check(Buffer.from('qm2')).kind, 'new');
+    const v = c.check(Buffer.from('qm1b'));
+    assert.deepEqual(v.kind === 'replay' && v.responses.map(String), ['qm2b']);
+    assert.equal(c.size, 2);
+  });
+
+  it('keepLast keeps the newest request only when it was answered', () => {
+    const c = new ResponseCache(4);
+    c.answer(Buffer.from('mm3'), [Buffer.from('mm4')]);
+    c.answer(Buffer.from('mm5'), [Buffer.from('mm6')]);
+    c.keepLast();
+    assert.equal(c.size, 1);
+    assert.equal(c.check(Buffer.from('mm5')).kind, 'replay');
+    c.answer(Buffer.from('mm6'), []);
+    c.keepLast();
+    assert.equal(c.size, 0);
+  });
 });
 
 describe('expire_timer', () => {

@@ -123,6 +123,20 @@ describe('MemoryKernel', () => {
     assert.ok(!JSON.stringify(d).includes('5a5a'));
   });
 
+  it('countByDirection counts what dump() lists, larval SAs (no spec yet) aside', async () => {
+    const { k } = setup();
+    await k.addSa(spec(1000));
+    await k.addSa(spec(2000));
+    await k.addSa(spec(3000, { direction: 'outbound', src: US, dst: PEER }));
+    await k.getSpi({ src: PEER, dst: US, protocol: 'esp' }); // larval
+    assert.deepEqual(k.countByDirection(), { inbound: 2, outbound: 1 });
+    const d = k.dump();
+    assert.equal(d.filter((x) => x.direction === 'inbound').length, 2);
+    assert.equal(d.length, 4);
+    await k.delSa({ dst: US, spi: 1000, protocol: 'esp' });
+    assert.deepEqual(k.countByDirection(), { inbound: 1, outbound: 1 });
+  });
+
   it('emits acquire with increasing sequence numbers, flushes by protocol, keeps policies', async () => {
     const { k } = setup();
     const seqs: number[] = [];
