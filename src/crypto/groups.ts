@@ -198,15 +198,28 @@ function invalidKe(group: DhGroup, why: string): OakleyError {
  * values 0, 1 and p-1 (RFC 6989 §2.1). For the RFC 5114 groups, whose p-1 has small factors, y must
  * also lie in the order-q subgroup, y^q = 1 mod p (RFC 6989 §2.2). Returns y as a bigint.
  */
-export function validateModpPublic(group: ModpGroup, y: Buffer): bigint {
+export function validateModpPublic(group: ModpGroup, y: Buffer): void {
   if (y.length !== group.size) throw invalidKe(group, `length ${y.length} bytes, expected ${group.size}`);
-  const v = bufToBig(y);
-  if (v <= 1n) throw invalidKe(group, 'value is 0 or 1');
-  if (v >= group.pBig - 1n) throw invalidKe(group, 'value is p-1 or not below p');
-  if (group.qBig !== undefined && modPow(v, group.qBig, group.pBig) !== 1n) {
+  // 1 < y < p-1 on the big-endian bytes (public values; no hex string and BigInt per negotiation).
+  let high = 0;
+  for (let i = 0; i < y.length - 1; i++) high |= y[i]!;
+  if (high === 0 && y[y.length - 1]! <= 1) throw invalidKe(group, 'value is 0 or 1');
+  if (y.compare(pMinusOne(group)) >= 0) throw invalidKe(group, 'value is p-1 or not below p');
+  if (group.qBig !== undefined && modPow(bufToBig(y), group.qBig, group.pBig) !== 1n) {
     throw invalidKe(group, 'value is not in the prime-order subgroup (y^q != 1 mod p)');
   }
-  return v;
+}
+
+const P_MINUS_ONE = new Map<number, Buffer>();
+
+/** p-1 as `size` big-endian bytes (p is an odd prime: its last byte less one). */
+function pMinusOne(group: ModpGroup): Buffer {
+  let b = P_MINUS_ONE.get(group.id);
+  if (!b) {
+    b = bigToBuf(group.pBig - 1n, group.size);
+    P_MINUS_ONE.set(group.id, b);
+  }
+  return b;
 }
 
 /**

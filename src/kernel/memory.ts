@@ -5,8 +5,8 @@
  * expiry by time or bytes, `deleted` events only for deletions made by others.
  */
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
 
+import { pooledRandomFill } from '../crypto/random-pool';
 import { ownedCopy } from '../util/buffers';
 import type { Clock, TimerHandle } from '../util/clock';
 import { Counters } from '../util/counters';
@@ -29,7 +29,7 @@ const MIN_SPI = 256;
 
 export interface MemoryKernelOptions {
   readonly clock: Clock;
-  /** Unsigned 32-bit random values for SPIs (default crypto randomBytes; tests pass a seeded RNG). */
+  /** Unsigned 32-bit random values for SPIs (default the pooled CSPRNG; tests pass a seeded RNG). */
   readonly random32?: () => number;
   /** Larval SAs (getSpi without UPDATE) vanish after this many ms (default 60 s; 0 = never). */
   readonly larvalTimeoutMs?: number;
@@ -95,7 +95,7 @@ export class MemoryKernel implements KernelIpsec {
 
   constructor(opts: MemoryKernelOptions) {
     this.clock = opts.clock;
-    this.random32 = opts.random32 ?? (() => randomBytes(4).readUInt32BE(0));
+    this.random32 = opts.random32 ?? (() => pooledRandomFill(Buffer.alloc(4)).readUInt32BE(0));
     this.larvalTimeoutMs = opts.larvalTimeoutMs ?? 60_000;
     this.counters = opts.counters ?? new Counters();
     this.featureSet = {

@@ -129,6 +129,8 @@ const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
 /** Field names whose values are secrets that no privilege level shows (a token PIN, a password). */
 const SECRET_FIELD = /^(pin|so_?pin|user_?pin|password|passphrase)$/i;
+/** A plain-text field value quoted (JSON string syntax) when it holds these. */
+const NEEDS_QUOTES = /[\s"=]/;
 
 interface LoggerCore {
   level: LogLevel;
@@ -267,8 +269,10 @@ export class Logger {
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
+    // Context first, then the line's fields (a field of the same name replaces the context's value).
     const flat: Record<string, string | number | boolean | null> = {};
-    for (const [k, v] of Object.entries({ ...this.context, ...fields })) flat[k] = SECRET_FIELD.test(k) ? '<redacted>' : this.renderValue(v);
+    for (const k in this.context) flat[k] = SECRET_FIELD.test(k) ? '<redacted>' : this.renderValue(this.context[k]);
+    if (fields) for (const k in fields) flat[k] = SECRET_FIELD.test(k) ? '<redacted>' : this.renderValue(fields[k]);
     const record: LogRecord = { time: this.core.time(), level, category: this.category, msg, fields: flat };
     const p = this.core.pino;
     if (p) {
@@ -281,9 +285,12 @@ export class Logger {
       }
       return;
     }
-    const parts = Object.entries(flat).map(([k, v]) => `${k}=${typeof v === 'string' && /[\s"=]/.test(v) ? JSON.stringify(v) : String(v)}`);
-    const tag = level === 'debug' ? `debug ${this.category}` : level.padEnd(5);
-    this.core.sink(`${record.time.toISOString()} ${tag} ${msg}${parts.length ? ' ' + parts.join(' ') : ''}`, record);
+    let line = `${record.time.toISOString()} ${level === 'debug' ? `debug ${this.category}` : level.padEnd(5)} ${msg}`;
+    for (const k in flat) {
+      const v = flat[k];
+      line += ` ${k}=${typeof v === 'string' && NEEDS_QUOTES.test(v) ? JSON.stringify(v) : String(v)}`;
+    }
+    this.core.sink(line, record);
   }
 
   private renderValue(v: unknown): string | number | boolean | null {

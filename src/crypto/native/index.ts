@@ -5,21 +5,20 @@
  * `createNativeBackend()` returns null when the addon cannot load (one warning; the registry then
  * falls back to the node path).
  */
-import { randomFillSync } from 'node:crypto';
-
 import type { CryptoBackend, RandomSource } from '../types';
 import { loadAddon } from './addon';
 import { nativeCipher } from './cipher';
 import { nativeKdf } from './kdf';
 import { nativeKeyExchange } from './ke';
+import { pooledRandomFill } from '../random-pool';
 import { nativeRsa } from './rsa';
 
 export { nativeAvailable, nativeLoadError } from './addon';
 export { modexpBatch } from './ke';
 export { nativeCipher, nativeKdf, nativeKeyExchange, nativeRsa };
 
-/** Random numbers: node's CSPRNG is the same OpenSSL DRBG the addon would use. */
-export const nativeRandom: RandomSource = { path: 'native', fill: (buf) => randomFillSync(buf) };
+/** Random numbers: node's CSPRNG (the OpenSSL DRBG the addon would use), pooled (./random). */
+export const nativeRandom: RandomSource = { path: 'native', fill: pooledRandomFill };
 
 export function createNativeBackend(): CryptoBackend | null {
   if (!loadAddon()) return null;

@@ -5,8 +5,6 @@
  * into the 8-lane IFMA kernel (./batch-queue). ECP: native ECDH.
  * Exponent policy, peer validation and encodings come from ../groups, before any native call.
  */
-import { randomFillSync } from 'node:crypto';
-
 import {
   bufToBig, ecPointToKe, exponentBitsFor, getGroup, isSupportedGroup, leftPad, randomExponent, validateEcpPublic,
   validateModpPublic, type EcpGroup, type ModpGroup,
@@ -15,6 +13,7 @@ import { CryptoErr, OakleyError } from '../../util/errors';
 import type { KeOptions, KeyExchange, KeyExchangeProvider, SharedSecret } from '../types';
 import { fromNative, requireAddon, type ModexpKernel, type NativeModpContext } from './addon';
 import { BatchQueue, type BatchStats } from './batch-queue';
+import { pooledRandomFill } from '../random-pool';
 
 /** Modexps per IFMA kernel run. */
 const IFMA_LANES = 8;
@@ -169,7 +168,7 @@ export const nativeKeyExchange: KeyExchangeProvider = {
       checkModpPrivate(group, options.privateKey);
       x = Buffer.from(options.privateKey);
     } else {
-      x = randomExponent(group, exponentBitsFor(group, options.exponentBits), randomFillSync);
+      x = randomExponent(group, exponentBitsFor(group, options.exponentBits), pooledRandomFill);
     }
     return NativeModpExchange.create(group, x);
   },

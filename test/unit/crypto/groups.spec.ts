@@ -55,14 +55,17 @@ describe('DH groups', () => {
       assert.throws(() => validateModpPublic(g, buf), (e: unknown) => OakleyError.is(e, 'IKE_ERR_INVALID_KE_VALUE'));
     }
     assert.throws(() => validateModpPublic(g, Buffer.alloc(255, 1)), /length 255 bytes, expected 256/);
-    assert.equal(validateModpPublic(g, bigToBuf(2n, g.size)), 2n);
+    assert.throws(() => validateModpPublic(g, Buffer.alloc(256, 0xff)), /not below p/);
+    assert.throws(() => validateModpPublic(g, bigToBuf(1n, g.size)), /0 or 1/);
+    validateModpPublic(g, bigToBuf(2n, g.size));
+    validateModpPublic(g, bigToBuf(g.pBig - 2n, g.size));
+    validateModpPublic(g, bigToBuf(1n << 2040n, g.size)); // high bytes set, low ones zero
   });
 
   it('requires RFC 5114 peer values to lie in the order-q subgroup (RFC 6989 §2.2)', () => {
     for (const id of [22, 23, 24]) {
       const g = modp(id);
-      const gen = validateModpPublic(g, leftPadTo(g.g, g.size)); // g itself generates the subgroup
-      assert.ok(gen > 1n);
+      validateModpPublic(g, leftPadTo(g.g, g.size)); // g itself generates the subgroup
       // 2 is not in the subgroup of any of these groups (the published vectors' values are).
       assert.throws(() => validateModpPublic(g, bigToBuf(2n, g.size)), /not in the prime-order subgroup/, `group ${id}`);
     }
