@@ -45,6 +45,13 @@ export interface ChildSaKeys {
 }
 
 /**
+ * An installed SA as its pair remembers it: the spec given to the kernel without its algorithms
+ * and keys (the pair's `negotiated` names the algorithms). The kernel holds the keys (`dump p2`
+ * at keymat privilege reads them there); the daemon's copies are wiped once both are installed.
+ */
+export type InstalledSa = Omit<IpsecSaSpec, 'encryption' | 'integrity'>;
+
+/**
  * Both IPsec SAs a Quick Mode created. `inbound` uses our SPI (the one we put in our SA
  * payload), `outbound` the peer's; the peer's pair is the mirror image.
  */
@@ -54,10 +61,8 @@ export interface ChildSaPair {
   readonly role: 'initiator' | 'responder';
   readonly local: Endpoint;
   readonly peer: Endpoint;
-  readonly inbound: IpsecSaSpec;
-  readonly outbound: IpsecSaSpec;
-  readonly inboundKeys: ChildSaKeys;
-  readonly outboundKeys: ChildSaKeys;
+  readonly inbound: InstalledSa;
+  readonly outbound: InstalledSa;
   readonly negotiated: P2Negotiated;
   /** What was installed in the kernel (after RESPONDER-LIFETIME and normalisation). */
   readonly lifetimes: P2Lifetimes;

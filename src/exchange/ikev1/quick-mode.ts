@@ -47,7 +47,7 @@ import type { Phase1Context } from './phase1-context';
 import { ExchangeErr, ExchangeError, failureNotify } from './phase1-steps';
 import {
   abandon, addPair, checkPayloadSet, countUndecodable, ctxPhase2, decryptWith, enginePhase2, firstIv, hashAndRest, isEncrypted, random32,
-  sameHash, spiBytes, spiHex, type ChildSaKeys, type ChildSaPair, type PayloadRule, type QmExchange, type QmStep,
+  sameHash, spiBytes, spiHex, type ChildSaKeys, type ChildSaPair, type InstalledSa, type PayloadRule, type QmExchange, type QmStep,
 } from './phase2-state';
 import {
   acceptP2Reply, buildP2SaPayload, buildResponderLifetimeNotify, decodeResponderLifetime, selectP2Proposal,
@@ -364,6 +364,22 @@ function integritySpec(ex: QmExchange, k: ChildSaKeys): IntegritySpec | undefine
 
 const UNENCAPSULATED: Encapsulation = { type: 'none' };
 
+function wipeKeys(k: ChildSaKeys): void {
+  k.encryption.fill(0);
+  k.salt?.fill(0);
+  k.integrity?.fill(0);
+}
+
+/** What a pair keeps of an installed SA (InstalledSa); one object shape for all of them. */
+function withoutKeys(s: IpsecSaSpec): InstalledSa {
+  const out: { -readonly [K in keyof InstalledSa]: InstalledSa[K] } = {
+    protocol: s.protocol, mode: s.mode, lifetimes: s.lifetimes, replayWindow: s.replayWindow, dst: s.dst, src: s.src, spi: s.spi,
+    direction: s.direction, encapsulation: s.encapsulation, pairSpi: s.pairSpi,
+  };
+  if (s.selectors) out.selectors = s.selectors;
+  return out;
+}
+
 /**
  * One SA of a pair, built in a fixed property order with the optional members added after it:
  * object spreads with conditional members gave every spec its own hidden class (~400 octets of
@@ -415,6 +431,7 @@ async function installPair(engine: Ikev1Engine, ctx: Phase1Context, ex: QmExchan
     await engine.kernel.addSa(outbound);
     await engine.kernel.updateSa(inbound);
   } catch (e) {
+    for (const k of [inboundKeys, outboundKeys]) wipeKeys(k);
     await engine.kernel.delSa({ dst: outbound.dst, spi: outbound.spi, protocol: 'esp' }).catch(() => undefined);
     // solaris-ike.md §5.5 step 8: a pair that fails to install is deleted with a Delete, so a
     // peer that did install its half (it may, e.g. when only our kernel lacks ESP) removes it.
@@ -423,9 +440,11 @@ async function installPair(engine: Ikev1Engine, ctx: Phase1Context, ex: QmExchan
     await sendInformational(engine, ctx, [d]).catch((x: unknown) => engine.log.warn(`Delete after failed install not sent: ${(x as Error).message}`));
     throw e;
   }
+  // The kernel copied the keys: ours are wiped and the pair keeps the specs without them.
+  for (const k of [inboundKeys, outboundKeys]) wipeKeys(k);
   const ep = enginePhase2(engine);
   const pair: ChildSaPair = {
-    serial: ++ep.serial, role: ex.role, local: sa.local, peer: { ...peerEnd }, inbound, outbound, inboundKeys, outboundKeys,
+    serial: ++ep.serial, role: ex.role, local: sa.local, peer: { ...peerEnd }, inbound: withoutKeys(inbound), outbound: withoutKeys(outbound),
     negotiated: neg, lifetimes: l, selectors: sel, explicitIds: ex.ids !== undefined, ruleLabel: ctx.rule.label, policy: ex.policy,
     phase1: sa.cookieString(), createdAt: engine.clock.now(), state: 'installed',
   };

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import type { Ikev1Rule } from '../../../src/exchange/ikev1/config';
 import type { Ikev1Engine } from '../../../src/exchange/ikev1/engine';
 import type { Phase1Context } from '../../../src/exchange/ikev1/phase1-context';
-import { pairsWith, type ChildSaPair } from '../../../src/exchange/ikev1/phase2-state';
+import { pairsWith, type ChildSaPair, type InstalledSa } from '../../../src/exchange/ikev1/phase2-state';
+import type { MemoryKernel } from '../../../src/kernel/memory';
 import type { P1Transform, P2Policy } from '../../../src/exchange/ikev1/proposals';
 import type { Packet } from '../../../src/net/memory-transport';
 import type { ManualClock } from '../../../src/util/clock';
@@ -16,6 +17,17 @@ import { ExchangeType } from '../../../src/wire/ikev1/types';
 import { A, B, type Bed } from './harness';
 
 export const P1_AES128: P1Transform = { encr: 'aes', keyLengths: { min: 128, max: 128 }, hash: 'sha256', auth: 'preshared', group: 14, lifetimeSeconds: 3600 };
+
+/**
+ * The keys a side's kernel holds for one SA of a pair, in hex: the cipher key (AES-GCM: with its
+ * salt) and the integrity key. The pair itself keeps none (the daemon wipes its copies).
+ */
+export function installedKeys(side: { readonly kernel: MemoryKernel }, sa: InstalledSa): { encryption?: string; integrity?: string } {
+  assert.ok(!('encryption' in sa) && !('integrity' in sa), 'the pair kept key material');
+  const k = side.kernel.keysOf({ dst: sa.dst, spi: sa.spi, protocol: sa.protocol });
+  assert.ok(k, `no SA ${sa.spi.toString(16)} in the kernel`);
+  return k;
+}
 
 export function p2(extra: Partial<P2Policy> = {}): P2Policy {
   return { esp: [{ encr: 'aes', keyLengths: { min: 128, max: 128 }, auth: 'hmac-sha256' }], lifetimeSeconds: 3600, mode: 'tunnel', ...extra };

@@ -18,7 +18,7 @@ import type { P1Transform, P2Policy } from '../../../src/exchange/ikev1/proposal
 import { NotifyType } from '../../../src/wire/ikev1/iana';
 import { ExchangeType } from '../../../src/wire/ikev1/types';
 import { A, B, makeBed, pskCredentials, type Bed } from './harness';
-import { bPairs, isExchange, p2, qmRule, quickModePackets, responderCtx, rewriteFirstMessage, sleep, waitFor } from './phase2-helpers';
+import { bPairs, installedKeys, isExchange, p2, qmRule, quickModePackets, responderCtx, rewriteFirstMessage, sleep, waitFor } from './phase2-helpers';
 
 const PSK_A = pskCredentials({ [B.address]: 'qm secret' });
 const PSK_B = pskCredentials({ [A.address]: 'qm secret' });
@@ -66,15 +66,18 @@ function mirror(bed: Bed, pair: ChildSaPair): ChildSaPair {
   return m;
 }
 
-function assertMirrored(a: ChildSaPair, b: ChildSaPair): void {
+/** The pairs mirror each other, and so do the keys the two kernels hold (cipher keys with any GCM salt). */
+function assertMirrored(bed: Bed, a: ChildSaPair, b: ChildSaPair): void {
   assert.equal(a.inbound.spi, b.outbound.spi);
   assert.equal(a.outbound.spi, b.inbound.spi);
-  assert.ok(a.inboundKeys.encryption.equals(b.outboundKeys.encryption), 'A in / B out cipher keys differ');
-  assert.ok(a.outboundKeys.encryption.equals(b.inboundKeys.encryption), 'A out / B in cipher keys differ');
-  assert.ok(!a.inboundKeys.encryption.equals(a.outboundKeys.encryption), 'both directions share a key');
-  assert.deepEqual(a.inboundKeys.salt, b.outboundKeys.salt);
-  assert.deepEqual(a.inboundKeys.integrity, b.outboundKeys.integrity);
-  assert.deepEqual(a.outboundKeys.integrity, b.inboundKeys.integrity);
+  const [aIn, aOut] = [installedKeys(bed.a, a.inbound), installedKeys(bed.a, a.outbound)];
+  const [bIn, bOut] = [installedKeys(bed.b, b.inbound), installedKeys(bed.b, b.outbound)];
+  assert.ok(aIn.encryption && aOut.encryption, 'A installed no cipher keys');
+  assert.equal(aIn.encryption, bOut.encryption, 'A in / B out cipher keys differ');
+  assert.equal(aOut.encryption, bIn.encryption, 'A out / B in cipher keys differ');
+  assert.notEqual(aIn.encryption, aOut.encryption, 'both directions share a key');
+  assert.equal(aIn.integrity, bOut.integrity);
+  assert.equal(aOut.integrity, bIn.integrity);
   assert.deepEqual(a.negotiated, b.negotiated);
   assert.deepEqual(a.lifetimes, b.lifetimes);
 }
@@ -102,15 +105,15 @@ describe('IKEv1 Quick Mode', function () {
             const pair = await bed.a.engine.quickMode(ctx);
             await waitForBPair(bed);
             const peer = mirror(bed, pair);
-            assertMirrored(pair, peer);
+            assertMirrored(bed, pair, peer);
             const alt = s.p2.esp[0];
+            const k = installedKeys(bed.a, pair.inbound);
             if (alt.encr === 'aes-gcm') {
-              assert.equal(pair.inboundKeys.encryption.length, 32);
-              assert.equal(pair.inboundKeys.salt?.length, 4);
-              assert.equal(pair.inboundKeys.integrity, undefined);
+              assert.equal(k.encryption!.length / 2, 32 + 4); // key and salt
+              assert.equal(k.integrity, undefined);
             } else {
-              assert.equal(pair.inboundKeys.encryption.length, alt.encr === '3des' ? 24 : alt.keyLengths!.max / 8);
-              assert.equal(pair.inboundKeys.integrity?.length, KEY_OCTETS[alt.auth!]);
+              assert.equal(k.encryption!.length / 2, alt.encr === '3des' ? 24 : alt.keyLengths!.max / 8);
+              assert.equal(k.integrity!.length / 2, KEY_OCTETS[alt.auth!]);
             }
             assert.equal(pair.negotiated.pfsGroup, s.p2.pfsGroup);
             for (const side of [bed.a, bed.b]) {
@@ -147,7 +150,7 @@ describe('IKEv1 Quick Mode', function () {
       assert.equal(pair.negotiated.encr, 'aes');
       assert.equal(pair.negotiated.keyLength, 256);
       await waitForBPair(bed);
-      assertMirrored(pair, mirror(bed, pair));
+      assertMirrored(bed, pair, mirror(bed, pair));
     } finally {
       await bed.close();
     }
@@ -171,7 +174,7 @@ describe('IKEv1 Quick Mode', function () {
       });
       await waitForBPair(bed);
       const peer = mirror(bed, pair);
-      assertMirrored(pair, peer);
+      assertMirrored(bed, pair, peer);
       assert.ok(pair.explicitIds && peer.explicitIds);
       assert.deepEqual(peer.selectors.remote, { id: { kind: 'ipv4-subnet', address: '10.1.2.0', prefix: 24 } });
       assert.deepEqual(peer.selectors.local, { id: { kind: 'ipv4-range', start: '10.2.0.10', end: '10.2.0.20' }, protocol: 6, port: 443 });
@@ -249,7 +252,7 @@ describe('IKEv1 Quick Mode', function () {
       const pair = await bed.a.engine.quickMode(ctx);
       assert.equal(bed.b.counters.get('tx.notify.CONNECTED'), 1);
       assert.equal(bed.a.counters.get('rx.notify.CONNECTED'), 1);
-      assertMirrored(pair, mirror(bed, pair));
+      assertMirrored(bed, pair, mirror(bed, pair));
     } finally {
       await bed.close();
     }
@@ -288,7 +291,7 @@ describe('IKEv1 Quick Mode', function () {
       assert.equal(bed.b.kernel.size, 0, 'nothing allocated for a message that failed its HASH');
       const pair = await running;
       await waitForBPair(bed);
-      assertMirrored(pair, mirror(bed, pair));
+      assertMirrored(bed, pair, mirror(bed, pair));
       assert.equal(bed.b.counters.get('p2.responder.attempts'), 1);
       // What B keeps per SA: neither the Quick Mode messages nor MM6 (A used the SA, so it has MM6).
       const bCtx = await responderCtx(bed);
