@@ -19,11 +19,29 @@ namespace {
 
 constexpr size_t kMaxData = 1 << 20;
 
+// Explicitly fetched once: EVP_aes_128_cbc() and friends make every EVP_CipherInit_ex fetch the
+// provider's implementation by name (OpenSSL 3 name-map and method-store locks, string compares),
+// most of the cost of a 256-octet CBC call.
+enum CipherIndex { kAes128, kAes192, kAes256, k3Des, kCipherCount };
+constexpr const char* kCipherNames[kCipherCount] = {"AES-128-CBC", "AES-192-CBC", "AES-256-CBC", "DES-EDE3-CBC"};
+
+const EVP_CIPHER* Fetched(CipherIndex i) {
+  struct Cache {
+    EVP_CIPHER* c[kCipherCount] = {};
+    ~Cache() {
+      for (EVP_CIPHER* x : c) EVP_CIPHER_free(x);
+    }
+  };
+  thread_local Cache cache;
+  if (!cache.c[i]) cache.c[i] = EVP_CIPHER_fetch(nullptr, kCipherNames[i], nullptr);
+  return cache.c[i];
+}
+
 const EVP_CIPHER* AesCbc(size_t keyLen) {
   switch (keyLen) {
-    case 16: return EVP_aes_128_cbc();
-    case 24: return EVP_aes_192_cbc();
-    case 32: return EVP_aes_256_cbc();
+    case 16: return Fetched(kAes128);
+    case 24: return Fetched(kAes192);
+    case 32: return Fetched(kAes256);
     default: return nullptr;
   }
 }
@@ -32,7 +50,7 @@ void Evp(Napi::Env env, const EVP_CIPHER* c, bool enc, const uint8_t* key, const
          size_t len, uint8_t* out) {
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   int n1 = 0, n2 = 0;
-  bool ok = ctx && EVP_CipherInit_ex(ctx, c, nullptr, key, iv, enc ? 1 : 0) && EVP_CIPHER_CTX_set_padding(ctx, 0) &&
+  bool ok = c && ctx && EVP_CipherInit_ex(ctx, c, nullptr, key, iv, enc ? 1 : 0) && EVP_CIPHER_CTX_set_padding(ctx, 0) &&
             EVP_CipherUpdate(ctx, out, &n1, in, static_cast<int>(len)) && EVP_CipherFinal_ex(ctx, out + n1, &n2) &&
             static_cast<size_t>(n1 + n2) == len;
   EVP_CIPHER_CTX_free(ctx);  // cleanses the key schedule
@@ -84,7 +102,7 @@ Napi::Value Cbc(const Napi::CallbackInfo& info) {
     Evp(env, c, enc, key.Data(), iv.Data(), in.data(), in.size(), out.Data());
   } else if (alg == "3des") {
     if (key.Length() != 24) ThrowRange(env, "3DES key must be 24 bytes");
-    Evp(env, EVP_des_ede3_cbc(), enc, key.Data(), iv.Data(), in.data(), in.size(), out.Data());
+    Evp(env, Fetched(k3Des), enc, key.Data(), iv.Data(), in.data(), in.size(), out.Data());
   } else if (alg == "des") {
     if (key.Length() != 8) ThrowRange(env, "DES key must be 8 bytes");
     Des(enc, key.Data(), iv.Data(), in.data(), in.size(), out.Data());
