@@ -26,7 +26,7 @@ export interface OakleyOptions extends Workload {
   readonly cpuProfDir?: string;
   /** Extra node options for both daemons (e.g. --max-semi-space-size=32), for experiments. */
   readonly nodeArgs?: readonly string[];
-  /** OAKLEY_WORKER_NICE for both daemons (0..19 or idle); undefined: the daemon's default (5). */
+  /** OAKLEY_WORKER_NICE for both daemons (auto, idle or 0..19); undefined: the daemon's default (auto). */
   readonly workerNice?: string;
   /** After the full-window phase: `pairs` × (n negotiations on CPU 0, n on CPUs 0-1), same daemons. */
   readonly scaling?: { readonly pairs: number; readonly n: number };
@@ -286,7 +286,7 @@ export async function runOakley(o: OakleyOptions): Promise<OakleyResult> {
         const [mA, mB] = await Promise.all([scrape(metricsA), scrape(metricsB)]);
         const eA = eventsMoved(atStart[0]!, mA);
         const eB = eventsMoved(atStart[1]!, mB);
-        const shown = (e: Record<string, number>): string => Object.entries(e).filter(([k]) => /retransmit\.resent|busy|drop|gave_up|fail|modexp\.batch/.test(k))
+        const shown = (e: Record<string, number>): string => Object.entries(e).filter(([k]) => /retransmit\.resent|busy|drop|gave_up|fail|modexp\.batch|starved/.test(k))
           .map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
         o.log(`oakley: initiator events: ${shown(eA)}; responder events: ${shown(eB)}`);
         return { initiator: { ...loopFigures(mA), events: eA }, responder: { ...loopFigures(mB), events: eB } };

@@ -19,7 +19,7 @@ import { runStrongswan, type SwanResult } from './handshake-swan';
 
 export const USAGE = `usage: node dist/bench/handshake.js [--n=1000] [--window=32] [--n1=100] [--warmup=2000] [--cpus=N]
          [--slices=K] [--scaling=PAIRS] [--proposal=aes128-sha256-modp2048] [--auth=psk|rsa]
-         [--crypto-path=node|native|pkcs11] [--config=LINE]... [--node-args="OPTS"] [--worker-nice=N|idle] [--no-strongswan] [--cpu-prof] [--out=DIR]
+         [--crypto-path=node|native|pkcs11] [--config=LINE]... [--node-args="OPTS"] [--worker-nice=N|auto|idle] [--no-strongswan] [--cpu-prof] [--out=DIR]
   env: N, WINDOW, N1, WARMUP, CPUS, SLICES, SCALING=PAIRS, PROPOSAL, AUTH, CRYPTO_PATH, NODE_ARGS, WORKER_NICE, STRONGSWAN=0, CPU_PROF=1, OUT
   --n1: sequential (window 1) negotiations for the single-negotiation latency (0 skips)
   --warmup: unmeasured negotiations before the phases (steady state: V8 keeps recompiling Oakley's
@@ -32,8 +32,8 @@ export const USAGE = `usage: node dist/bench/handshake.js [--n=1000] [--window=3
              of min(N, 2000) Oakley negotiations pinned to CPU 0 and to CPUs 0-1 (same daemons,
              alternating order); 1->2 core scaling = median 2-CPU rate / median 1-CPU rate
   --node-args: extra node options for both iked (split on spaces), e.g. "--max-semi-space-size=32"
-  --worker-nice: OAKLEY_WORKER_NICE for both iked: the pool threads' nice value 0..19, or idle
-                 (SCHED_IDLE: a waking event loop preempts them at once); default: iked's (5)
+  --worker-nice: OAKLEY_WORKER_NICE for both iked: auto (iked's default: SCHED_IDLE, nice 5 for 10 s
+                 after a starved job), idle (SCHED_IDLE, no guard), or a nice value 0..19
   --config: an extra global ike/config line for both daemons (e.g. "dh_exponent_bits 256")
   --cpu-prof: V8 CPU profile of the responder daemon into OUT (top functions printed)
   10,000-SA RSS run: --n=10000`;
@@ -102,7 +102,7 @@ export function parseHandshakeOptions(argv: readonly string[], env: NodeJS.Proce
 
 function workerNiceOf(v: string | undefined): { workerNice?: string } {
   if (v === undefined) return {};
-  if (v !== 'idle' && !(/^\d+$/.test(v) && Number(v) <= 19)) throw new Error(`--worker-nice: 0..19 or idle, not "${v}"`);
+  if (v !== 'idle' && v !== 'auto' && !(/^\d+$/.test(v) && Number(v) <= 19)) throw new Error(`--worker-nice: 0..19, auto or idle, not "${v}"`);
   return { workerNice: v };
 }
 

@@ -97,17 +97,32 @@ inline Napi::Buffer<uint8_t> ToBuffer(Napi::Env env, const SecureBytes& b) {
   return Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size());
 }
 
-// Lowers the calling pool thread's CPU priority once (nice +5). The pool threads do long
-// constant-time arithmetic; the event-loop thread answers packets and timers. On a machine with as
-// many pool threads as cores, equal priority lets a busy worker hold a core for a whole scheduler
-// slice while the loop waits (p99 loop delay 5-8 ms measured with 1000 modexps in flight); niced
-// workers are preempted as soon as the loop wakes. Throughput is unchanged when the loop is idle.
-// The thread stays niced (an unprivileged process could not raise it back), which only favours
-// the loop over any other pool work. OAKLEY_WORKER_NICE (read once) sets another nice value 0..19,
-// or `idle` for SCHED_IDLE: the pool then runs only on CPU time nothing else wants, and a waking
-// event loop always preempts it at once (on a dedicated gateway; elsewhere other busy processes
-// can starve the crypto, see README).
-void YieldToEventLoop();
+// The CPU priority of a pool thread for one job, set when the job starts (RAII around Run()).
+// The pool threads do long constant-time arithmetic; the event-loop thread answers packets and
+// timers, and should never wait for them. OAKLEY_WORKER_NICE (read once):
+//   auto (default)  SCHED_IDLE: the pool runs only on CPU time no normal thread wants, and a waking
+//                   event loop preempts it at once (bench:handshake, 2 CPUs: +11 % negotiations/s,
+//                   -7 % CPU, lower loop delay than nice 5). Guarded: a job whose wall time exceeded
+//                   its CPU time by 200 ms (and 10x) was starved by other busy processes, so the
+//                   pool runs at nice 5 for the next 10 s. Needs CAP_SYS_NICE or RLIMIT_NICE >= 15
+//                   to leave SCHED_IDLE; without them auto means nice 5.
+//   idle            SCHED_IDLE without the guard (a dedicated gateway).
+//   0..19           that nice value (5 was the default before auto).
+class WorkerRun {
+ public:
+  WorkerRun();
+  ~WorkerRun();
+  WorkerRun(const WorkerRun&) = delete;
+  WorkerRun& operator=(const WorkerRun&) = delete;
+
+ private:
+  int64_t wall0_ = 0;
+  int64_t cpu0_ = 0;
+};
+
+// How often auto mode found a job starved and moved the pool to nice 5; the mode in force.
+uint64_t WorkerPromotions();
+const char* WorkerMode();
 
 // A Promise-returning job on the libuv pool whose failure carries a code.
 class CodedWorker : public Napi::AsyncWorker {
@@ -119,7 +134,7 @@ class CodedWorker : public Napi::AsyncWorker {
   // The job itself, on a pool thread: no JS access; report failures with Fail().
   virtual void Run() = 0;
   void Execute() final {
-    YieldToEventLoop();
+    WorkerRun priority;
     try {
       Run();
     } catch (const std::exception& e) {

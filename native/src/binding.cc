@@ -19,6 +19,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   oakley::InitXfrm(env, exports);
   oakley::InitSockopt(env, exports);
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
+  // The pool threads' priority policy (common.h WorkerRun): its mode, and how often auto mode
+  // found a job starved and fell back to nice 5.
+  exports.Set("workerPriority", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("mode", oakley::WorkerMode());
+    o.Set("promotions", static_cast<double>(oakley::WorkerPromotions()));
+    return o;
+  }));
   return exports;
 }
 

@@ -6,6 +6,8 @@
  * What it exports, read at scrape time (nothing is copied on the packet path):
  *   oakley_events_total{counter="p1.initiator.total"}  every monotonic Counters entry (counters.ts),
  *                                                      plus modexp.batch.{runs,items,singles} (IFMA queues)
+ *                                                      and pool.starved (native pool jobs starved
+ *                                                      under SCHED_IDLE, OAKLEY_WORKER_NICE=auto)
  *   oakley_current{counter="p1.initiator.current"}     every `*.current` entry (these go down too)
  *   oakley_ike_sas{role="initiator|responder"}         Phase 1 SAs the engine holds now
  *   oakley_ipsec_sas{direction="inbound|outbound"}     IPsec SAs in the kernel (memory) now
@@ -43,6 +45,7 @@ import type { Ikev1Engine } from '../exchange/ikev1/engine';
 import type { MemoryKernel } from '../kernel/memory';
 import type { Counters } from '../util/counters';
 import type { Logger } from '../util/log';
+import { nativeAvailable, requireAddon } from '../crypto/native/addon';
 import { modexpBatchStats } from '../crypto/native/ke';
 
 export interface SaCounts {
@@ -128,6 +131,9 @@ export function metricsRegistry(counters: Counters, saCounts: () => SaCounts, lo
       for (const [name, v] of [['modexp.batch.runs', b.runs], ['modexp.batch.items', b.batchedItems], ['modexp.batch.singles', b.singles]] as const) {
         if (v > 0) this.inc({ counter: name }, v);
       }
+      // Jobs the pool found starved under SCHED_IDLE (OAKLEY_WORKER_NICE=auto), each moving it to nice 5 for 10 s.
+      const promotions = nativeAvailable() ? requireAddon().workerPriority().promotions : 0;
+      if (promotions > 0) this.inc({ counter: 'pool.starved' }, promotions);
     },
   });
   new Gauge({

@@ -32,38 +32,70 @@ describe('native addon: loading', () => {
     }
   });
 
-  it('lowers the pool threads that run its jobs: nice 5 by default, OAKLEY_WORKER_NICE=N or idle (SCHED_IDLE)', function () {
-    if (process.platform !== 'linux') this.skip();
-    // In a fresh process per setting (read once per process): run jobs, then read every thread's
-    // nice value (stat field 19) and scheduling policy (field 41; 5 is SCHED_IDLE).
-    const probe = `
+  /** Runs `body` in a fresh node process (the priority setting is read once per process) with OAKLEY_WORKER_NICE=value. */
+  function probe(value: string | undefined, body: string, taskset?: string): unknown {
+    const script = `
       const addon = require(${JSON.stringify(addonPath())});
       const { getGroup } = require(${JSON.stringify(join(repoRoot(__dirname), 'dist', 'src', 'crypto', 'groups.js'))});
       const ctx = new addon.ModpContext(getGroup(14).p);
       const fs = require('fs');
-      Promise.all(Array.from({ length: 8 }, (_, i) => ctx.modexpAsync(Buffer.from([2]), Buffer.from([i + 1, 0x55])))).then(() => {
-        const out = [];
-        for (const t of fs.readdirSync('/proc/self/task')) {
-          if (Number(t) === process.pid) continue;
-          const st = fs.readFileSync('/proc/self/task/' + t + '/stat', 'utf8');
-          const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-          out.push({ nice: Number(f[16]), policy: Number(f[38]) });
-        }
-        process.stdout.write(JSON.stringify(out));
-      });`;
-    const threads = (value?: string): { nice: number; policy: number }[] => {
-      const env = { ...process.env };
-      delete env.OAKLEY_WORKER_NICE;
-      if (value !== undefined) env.OAKLEY_WORKER_NICE = value;
-      return JSON.parse(execFileSync(process.execPath, ['-e', probe], { env }).toString()) as { nice: number; policy: number }[];
-    };
-    const def = threads();
-    assert.ok(def.some((t) => t.nice === 5 && t.policy === 0), JSON.stringify(def));
-    assert.ok(!def.some((t) => t.policy === 5));
-    assert.ok(threads('12').some((t) => t.nice === 12 && t.policy === 0));
-    const idle = threads('idle');
-    assert.ok(idle.some((t) => t.policy === 5), JSON.stringify(idle));
-    assert.ok(threads('99').some((t) => t.nice === 5), 'an out-of-range value keeps the default');
+      // Every pool thread's nice value (stat field 19) and scheduling policy (field 41; 5 is SCHED_IDLE).
+      const threads = () => fs.readdirSync('/proc/self/task').filter((t) => Number(t) !== process.pid).map((t) => {
+        const st = fs.readFileSync('/proc/self/task/' + t + '/stat', 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        return { nice: Number(f[16]), policy: Number(f[38]) };
+      });
+      const jobs = () => Promise.all(Array.from({ length: 8 }, (_, i) => ctx.modexpAsync(Buffer.from([2]), Buffer.from([i + 1, 0x55]))));
+      (async () => { ${body} })().then((r) => process.stdout.write(JSON.stringify(r)));`;
+    const env = { ...process.env };
+    delete env.OAKLEY_WORKER_NICE;
+    if (value !== undefined) env.OAKLEY_WORKER_NICE = value;
+    const argv = taskset ? ['taskset', ['-c', taskset, process.execPath, '-e', script]] as const : [process.execPath, ['-e', script]] as const;
+    return JSON.parse(execFileSync(argv[0], [...argv[1]], { env }).toString());
+  }
+
+  type Threads = { nice: number; policy: number }[];
+
+  it('runs pool jobs under SCHED_IDLE by default (auto), or at OAKLEY_WORKER_NICE=N, or idle without the guard', function () {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) this.skip(); // auto needs CAP_SYS_NICE to leave SCHED_IDLE
+    const run = (value?: string) => probe(value, 'await jobs(); return { threads: threads(), prio: addon.workerPriority() };') as
+      { threads: Threads; prio: { mode: string; promotions: number } };
+    const def = run();
+    assert.equal(def.prio.mode, 'auto');
+    assert.ok(def.threads.some((t) => t.policy === 5), JSON.stringify(def));
+    assert.equal(def.prio.promotions, 0);
+    const five = run('5');
+    assert.equal(five.prio.mode, 'nice');
+    assert.ok(five.threads.some((t) => t.nice === 5 && t.policy === 0) && !five.threads.some((t) => t.policy === 5), JSON.stringify(five));
+    assert.ok(run('12').threads.some((t) => t.nice === 12 && t.policy === 0));
+    const idle = run('idle');
+    assert.equal(idle.prio.mode, 'idle');
+    assert.ok(idle.threads.some((t) => t.policy === 5), JSON.stringify(idle));
+    assert.equal(run('99').prio.mode, 'auto', 'an out-of-range value keeps the default');
+  });
+
+  it('auto: a job starved under SCHED_IDLE moves the pool to nice 5 (a busy normal thread on its only CPU)', function () {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) this.skip();
+    this.timeout(30_000);
+    // Pinned to one CPU, the main thread spins for 2 s right after queueing a 4096-bit modexp with a
+    // full-length exponent (~25 ms of CPU): the SCHED_IDLE pool thread runs a slice (a few ms) and
+    // then waits for its ~0.3 % share, so the job's wall time far exceeds its CPU time. The next
+    // jobs then run at nice 5 (SCHED_OTHER), and the count shows it.
+    const r = probe(undefined, `
+      await jobs();
+      const before = { threads: threads(), prio: addon.workerPriority() };
+      const big = new addon.ModpContext(getGroup(16).p);
+      const p = big.modexpAsync(Buffer.from([2]), Buffer.alloc(512, 0xa5));
+      const until = Date.now() + 2000;
+      while (Date.now() < until);
+      await p;
+      await jobs();
+      return { before, after: { threads: threads(), prio: addon.workerPriority() } };`, '0') as
+      { before: { threads: Threads; prio: { promotions: number } }; after: { threads: Threads; prio: { promotions: number } } };
+    assert.equal(r.before.prio.promotions, 0);
+    assert.ok(r.before.threads.some((t) => t.policy === 5));
+    assert.ok(r.after.prio.promotions >= 1, JSON.stringify(r));
+    assert.ok(r.after.threads.some((t) => t.policy === 0 && t.nice === 5), JSON.stringify(r.after));
   });
 
   it('backend reports the native path for every class', () => {

@@ -75,6 +75,12 @@ export type NativeCipher = 'aes' | '3des' | 'des' | 'blowfish';
 /** What build/Release/oakley.node exports (native/src/*.cc). */
 export interface OakleyAddon {
   readonly opensslVersion: string;
+  /**
+   * The pool threads' priority policy (OAKLEY_WORKER_NICE, native/include/common.h WorkerRun):
+   * auto (SCHED_IDLE, nice 5 for 10 s after a starved job), idle, or nice; and how often auto
+   * mode found a job starved.
+   */
+  workerPriority(): { mode: 'auto' | 'idle' | 'nice'; promotions: number };
   ModpContext: new (p: Buffer) => NativeModpContext;
   /** CPU support for the IFMA kernel (cpuid + xgetbv) and whether OAKLEY_MODEXP=portable turned it off. */
   modexpKernels(): { ifmaCpu: boolean; portableForced: boolean };

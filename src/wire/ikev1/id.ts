@@ -94,16 +94,35 @@ function idError(message: string): WireError {
 // ------------------------------------------------------------------------------- addresses
 
 /** Parses a dotted-quad IPv4 address. @throws WireError VALUE */
+/**
+ * Dotted-quad text to 4 octets: four decimal parts 0..255 without leading zeros. One pass over the
+ * characters (it runs several times per negotiation: IDs, NAT-D, rule and key lookups).
+ * @throws WireError VALUE for anything else
+ */
 export function ipv4ToBytes(s: string): Buffer {
-  const parts = s.split('.');
-  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) {
-    throw idError(`"${s}" is not an IPv4 address`);
+  const out = Buffer.allocUnsafe(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e; // a final '.' closes the last part
+    if (c === 0x2e) {
+      if (digits === 0 || part === 4) throw idError(`"${s}" is not an IPv4 address`);
+      out[part++] = value;
+      value = digits = 0;
+    } else if (c >= 0x30 && c <= 0x39 && !(digits > 0 && value === 0)) {
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) throw idError(`"${s}" is not an IPv4 address`);
+    } else {
+      throw idError(`"${s}" is not an IPv4 address`);
+    }
   }
-  return Buffer.from(parts.map(Number));
+  if (part !== 4) throw idError(`"${s}" is not an IPv4 address`);
+  return out;
 }
 
 export function bytesToIpv4(b: Buffer): string {
-  return [...b.subarray(0, 4)].join('.');
+  return b.length >= 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : [...b].join('.');
 }
 
 /** Parses an IPv6 address (with "::" and an optional trailing dotted quad). @throws WireError VALUE */

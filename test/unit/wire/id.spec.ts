@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { bytesToIpv6, checkIdData, decodeIdData, encodeIdData, IdValue, ipv6ToBytes, maskToPrefix } from '../../../src/wire/ikev1/id';
+import { bytesToIpv4, bytesToIpv6, checkIdData, decodeIdData, encodeIdData, IdValue, ipv4ToBytes, ipv6ToBytes, maskToPrefix } from '../../../src/wire/ikev1/id';
 import { IdType, NotifyType } from '../../../src/wire/ikev1/iana';
 import { WireErr } from '../../../src/wire/errors';
 import { expectWire } from './helpers';
@@ -51,6 +51,14 @@ describe('wire IKEv1 ID data', () => {
     }
     expectWire(() => encodeIdData({ kind: 'ipv4', address: '256.0.0.1' }), WireErr.VALUE);
     expectWire(() => encodeIdData({ kind: 'ipv4', address: '01.0.0.1' }), WireErr.VALUE);
+    for (const [text, hex] of [['0.0.0.0', '00000000'], ['255.255.255.255', 'ffffffff'], ['192.0.2.1', 'c0000201'], ['10.0.100.9', '0a006409']]) {
+      assert.deepEqual(ipv4ToBytes(text), h(hex));
+      assert.equal(bytesToIpv4(h(hex)), text);
+    }
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '00.1.2.3', '1.2.3.012', '1..2.3', '1.2.3.4.', '.1.2.3', '1.2.3.a', ' 1.2.3.4',
+      '1.2.3.1000', '1.2.3.256', '1.2.3.-1', '1.2.3.4 ', '１.2.3.4']) {
+      expectWire(() => ipv4ToBytes(bad), WireErr.VALUE, 'ID');
+    }
     assert.equal(maskToPrefix(h('fffffff0')), 28);
     assert.equal(maskToPrefix(h('fffff0f0')), -1);
   });
